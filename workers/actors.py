@@ -1,0 +1,40 @@
+"""Dramatiq actors. `dramatiq workers.actors` starts a worker process with these."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+import dramatiq
+
+from workers import broker, psutil_admission
+from workers.config import settings
+from workers.db import session_scope
+from workers.maintenance import MaintenanceMiddleware
+from workers.scheduler import claim_next_job
+
+_broker = broker.configure()
+_broker.add_middleware(MaintenanceMiddleware())
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dramatiq.actor(queue_name="builds", max_retries=0, time_limit=(settings().build_timeout + 300) * 1000)
+def run_next_build() -> None:
+    """Claim the next job in the database's order, build it, then look for more."""
+    from workers.dispatch import wake
+    from workers.pipeline import run_job
+
+    me = worker_id()
+    with session_scope() as session:
+        job = claim_next_job(session, me, admission=psutil_admission.check)
+        job_id = job.id if job else None
+    if job_id is None:
+        return
+    try:
+        run_job(job_id, me)
+    finally:
+        wake()

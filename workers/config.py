@@ -1,0 +1,92 @@
+"""Settings read from the environment, in one place.
+
+Every process (web app, worker, supervisor, tests) reads the same variables, so a deployment is
+configured once. Values are read when `settings()` is called, not at import, so tests can change the
+environment and get fresh settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    max_concurrent_builds: int
+    build_timeout: int
+    max_upload_mb: int
+    build_memory_mb: int
+    preview_domain: str
+    public_url: str
+    aging_seconds_per_point: float
+    aging_max_boost: int
+    max_memory_percent: float
+    max_cpu_percent: float
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @property
+    def sites_dir(self) -> Path:
+        return self.data_dir / "sites"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def preview_url(self, slug: str) -> str:
+        """The site's own origin: a subdomain of the preview domain, on the app's port."""
+        return f"http://{slug}.{self.preview_domain}:{self.port}/"
+
+
+def settings() -> Settings:
+    data_dir = Path(os.environ.get("WEBBUILDER_DATA_DIR", "data")).resolve()
+    port = _int("PORT", 3000)
+    database_url = os.environ.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'webbuilder.db'}"
+    return Settings(
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=os.environ.get("REDIS_URL", "").strip() or None,
+        max_concurrent_builds=max(1, _int("WEBBUILDER_MAX_CONCURRENT_BUILDS", 2)),
+        build_timeout=max(1, _int("WEBBUILDER_BUILD_TIMEOUT", 600)),
+        max_upload_mb=max(1, _int("WEBBUILDER_MAX_UPLOAD_MB", 100)),
+        build_memory_mb=max(64, _int("WEBBUILDER_BUILD_MEMORY_MB", 1536)),
+        preview_domain=os.environ.get("WEBBUILDER_PREVIEW_DOMAIN", "").strip() or "localhost",
+        public_url=os.environ.get("WEBBUILDER_PUBLIC_URL", "").strip() or f"http://localhost:{port}",
+        aging_seconds_per_point=max(1.0, _float("WEBBUILDER_AGING_SECONDS_PER_POINT", 60.0)),
+        aging_max_boost=max(0, _int("WEBBUILDER_AGING_MAX_BOOST", 10)),
+        max_memory_percent=_float("WEBBUILDER_MAX_MEMORY_PERCENT", 90.0),
+        max_cpu_percent=_float("WEBBUILDER_MAX_CPU_PERCENT", 80.0),
+    )

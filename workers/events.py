@@ -1,0 +1,39 @@
+"""Change notices on Redis pub/sub.
+
+A notice names only what changed (user, job); listeners read the truth from the database. Losing a
+notice (Redis down) never loses data: pages re-read the database when they reconnect.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+import redis
+
+from workers.config import settings
+
+CHANNEL = "webbuilder:events"
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def redis_client() -> redis.Redis:
+    url = settings().redis_url
+    if not url:
+        raise RuntimeError("REDIS_URL is not set (the run command starts an embedded Valkey and sets it)")
+    return _client_for(url)
+
+
+def publish(kind: str, user_id: int, job_id: int | None = None, **extra) -> None:
+    """Tell listening pages that something of `user_id` changed. Never raises."""
+    message = json.dumps({"type": kind, "userId": user_id, "jobId": job_id, **extra})
+    try:
+        redis_client().publish(CHANNEL, message)
+    except Exception as exc:  # the database already holds the change
+        log.warning("could not publish %s for job %s: %s", kind, job_id, exc)

@@ -1,0 +1,312 @@
+"""Jobs as users see them: submit, read, cancel, retry, notifications.
+
+Every function takes the acting user's id and scopes its queries by it, so the API and the Reflex
+state cannot show or touch another user's jobs. Dicts returned here are the API's camelCase bodies.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, col, desc, select
+
+from workers import events
+from workers.config import settings
+from workers.models import (
+    ACTIVE_STATUSES,
+    IN_FLIGHT_STATUSES,
+    BuildJob,
+    JobStatus,
+    UserNotification,
+    Website,
+    utcnow,
+)
+from workers.scheduler import queued_in_order
+
+LOG_LINES_IN_STATUS = 50
+DEFAULT_BUILD_SECONDS = 30.0
+
+
+class JobError(ValueError):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def job_dir(job_id: int) -> Path:
+    return settings().jobs_dir / str(job_id)
+
+
+def source_dir(job_id: int) -> Path:
+    """The upload as received; kept so a retry builds the same files."""
+    return job_dir(job_id) / "source"
+
+
+def log_path(job_id: int) -> Path:
+    return job_dir(job_id) / "build.log"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+def notify(session: Session, job: BuildJob, kind: str, title: str, message: str = "", action_url: str | None = None) -> None:
+    session.add(
+        UserNotification(user_id=job.user_id, job_id=job.id, type=kind, title=title, message=message, action_url=action_url)
+    )
+
+
+def notification_view(note: UserNotification) -> dict:
+    return {
+        "id": note.id,
+        "jobId": note.job_id,
+        "type": note.type,
+        "title": note.title,
+        "message": note.message,
+        "actionUrl": note.action_url,
+        "read": note.read,
+        "createdAt": _iso(note.created_at),
+    }
+
+
+def notifications(session: Session, user_id: int, limit: int = 50) -> dict:
+    rows = session.exec(
+        select(UserNotification)
+        .where(UserNotification.user_id == user_id)
+        .order_by(desc(UserNotification.created_at), desc(UserNotification.id))
+        .limit(limit)
+    ).all()
+    unread = session.exec(
+        select(UserNotification.id).where(UserNotification.user_id == user_id, UserNotification.read == False)  # noqa: E712
+    ).all()
+    return {"notifications": [notification_view(n) for n in rows], "unreadCount": len(unread)}
+
+
+def mark_read(session: Session, user_id: int, notification_id: int | None = None) -> int:
+    """Mark one notification (or all, with None) read; returns how many changed."""
+    query = select(UserNotification).where(UserNotification.user_id == user_id, UserNotification.read == False)  # noqa: E712
+    if notification_id is not None:
+        query = query.where(UserNotification.id == notification_id)
+    rows = session.exec(query).all()
+    for note in rows:
+        note.read = True
+    if notification_id is not None and not rows:
+        exists = session.exec(
+            select(UserNotification.id).where(UserNotification.id == notification_id, UserNotification.user_id == user_id)
+        ).first()
+        if exists is None:
+            raise JobError("Notification not found.", 404)
+    return len(rows)
+
+
+# --- submission ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Submitted:
+    website: Website
+    job: BuildJob
+    queue_position: int
+
+
+def submit(session: Session, user_id: int, name: str, project_type: str, staged_source: Path, priority: int = 0) -> Submitted:
+    """Create the website and its queued job from an already validated, extracted upload.
+    The staged folder is moved into the job's folder. The caller commits, then calls `after_submit`."""
+    name = (name or "").strip()
+    if not name:
+        raise JobError("Give the website a name.", 422)
+    if len(name) > 200:
+        raise JobError("The name is longer than 200 characters.", 422)
+    website = Website(user_id=user_id, name=name, type=project_type)
+    session.add(website)
+    session.flush()
+    job = _enqueue(session, website, priority, staged_source, move=True)
+    return Submitted(website, job, QueueEstimator(session).position(job))
+
+
+def _enqueue(session: Session, website: Website, priority: int, source: Path, *, move: bool, retry_of: int | None = None) -> BuildJob:
+    job = BuildJob(website_id=website.id, user_id=website.user_id, status=JobStatus.QUEUED, priority=priority, retry_of=retry_of, current_step="queued")
+    session.add(job)
+    session.flush()
+    target = source_dir(job.id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if move:
+        shutil.move(str(source), target)
+    else:
+        shutil.copytree(source, target, copy_function=_link_or_copy, symlinks=True)
+    website.build_job_id = job.id
+    website.updated_at = utcnow()
+    notify(session, job, "queued", f"{website.name} queued", "Waiting for a build slot.", f"/jobs/{job.id}")
+    return job
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Sources are never modified after upload, so a retry can share them by hard link."""
+    try:
+        Path(dst).hardlink_to(src)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def after_submit(job: BuildJob) -> None:
+    """After the commit: tell pages and wake a worker. Both are best effort; the row is the truth."""
+    from workers.dispatch import wake  # imports the broker; kept out of pure-query callers
+
+    events.publish("job_update", job.user_id, job.id)
+    events.publish("notification", job.user_id, job.id)
+    wake()
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def _owned_job(session: Session, user_id: int, job_id: int) -> BuildJob:
+    job = session.get(BuildJob, job_id)
+    if job is None or job.user_id != user_id:
+        raise JobError("Job not found.", 404)
+    return job
+
+
+def owned_website(session: Session, user_id: int, website_id: int) -> Website:
+    website = session.get(Website, website_id)
+    if website is None or website.user_id != user_id:
+        raise JobError("Website not found.", 404)
+    return website
+
+
+def typical_build_seconds(session: Session) -> float:
+    """Median duration of the last 20 successful builds."""
+    rows = session.exec(
+        select(BuildJob.started_at, BuildJob.completed_at)
+        .where(BuildJob.status == JobStatus.COMPLETED, col(BuildJob.started_at).is_not(None))
+        .order_by(desc(BuildJob.completed_at))
+        .limit(20)
+    ).all()
+    durations = [(done - started).total_seconds() for started, done in rows if done and started]
+    return statistics.median(durations) if durations else DEFAULT_BUILD_SECONDS
+
+
+class QueueEstimator:
+    """Positions and ETAs for many jobs from one read of the queue."""
+
+    def __init__(self, session: Session):
+        self.order = {job.id: index for index, job in enumerate(queued_in_order(session), start=1)}
+        self.typical = typical_build_seconds(session)
+        self.slots = settings().max_concurrent_builds
+
+    def position(self, job: BuildJob) -> int | None:
+        return self.order.get(job.id) if job.status == JobStatus.QUEUED else None
+
+    def seconds_remaining(self, job: BuildJob) -> int | None:
+        if job.status == JobStatus.QUEUED and (position := self.position(job)) is not None:
+            rounds = math.ceil(position / self.slots)
+            return round(rounds * self.typical)
+        if job.status in IN_FLIGHT_STATUSES and job.started_at:
+            elapsed = (utcnow() - job.started_at).total_seconds()
+            return max(1, round(self.typical - elapsed))
+        return None
+
+
+def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict:
+    return {
+        "id": job.id,
+        "jobId": job.id,
+        "websiteId": website.id,
+        "websiteName": website.name,
+        "websiteType": website.type,
+        "status": job.status,
+        "priority": job.priority,
+        "progress": job.progress,
+        "currentStep": job.current_step,
+        "queuePosition": estimator.position(job),
+        "estimatedTimeRemaining": estimator.seconds_remaining(job),
+        "createdAt": _iso(job.created_at),
+        "startedAt": _iso(job.started_at),
+        "completedAt": _iso(job.completed_at),
+        "previewUrl": job.preview_url,
+        "error": job.error,
+        "errorDetails": job.error_details or [],
+        "steps": job.steps or {},
+        "retryOf": job.retry_of,
+        "attempts": job.attempts,
+    }
+
+
+def build_status(session: Session, user_id: int, website_id: int) -> dict:
+    website = owned_website(session, user_id, website_id)
+    if website.build_job_id is None:
+        raise JobError("This website has no build.", 404)
+    job = _owned_job(session, user_id, website.build_job_id)
+    view = job_view(job, website, QueueEstimator(session))
+    view["logs"] = job.logs.splitlines()[-LOG_LINES_IN_STATUS:]
+    return view
+
+
+def job_detail(session: Session, user_id: int, job_id: int) -> dict:
+    job = _owned_job(session, user_id, job_id)
+    website = session.get(Website, job.website_id)
+    view = job_view(job, website, QueueEstimator(session))
+    view["logs"] = job.logs.splitlines()
+    return view
+
+
+def user_queue(session: Session, user_id: int, recent: int = 10) -> dict:
+    estimator = QueueEstimator(session)
+    rows = session.exec(
+        select(BuildJob, Website)
+        .join(Website, col(Website.id) == BuildJob.website_id)
+        .where(BuildJob.user_id == user_id, col(BuildJob.status).in_(ACTIVE_STATUSES))
+        .order_by(BuildJob.created_at, BuildJob.id)
+    ).all()
+    done = session.exec(
+        select(BuildJob, Website)
+        .join(Website, col(Website.id) == BuildJob.website_id)
+        .where(BuildJob.user_id == user_id, col(BuildJob.status).not_in(ACTIVE_STATUSES))
+        .order_by(desc(BuildJob.completed_at), desc(BuildJob.id))
+        .limit(recent)
+    ).all()
+    active = [job_view(job, site, estimator) for job, site in rows]
+    return {
+        "activeJobs": active,
+        "completedJobs": [job_view(job, site, estimator) for job, site in done],
+        "totalActive": len(active),
+    }
+
+
+def full_log(session: Session, user_id: int, job_id: int) -> str:
+    job = _owned_job(session, user_id, job_id)
+    path = log_path(job.id)
+    return path.read_text(errors="replace") if path.exists() else job.logs
+
+
+# --- cancel and retry ----------------------------------------------------------------------------
+
+def cancel(session: Session, user_id: int, job_id: int) -> BuildJob:
+    """A queued job is cancelled at once; a building one is flagged and its worker kills the build."""
+    job = _owned_job(session, user_id, job_id)
+    if job.status in (JobStatus.PENDING, JobStatus.QUEUED):
+        job.status = JobStatus.CANCELLED
+        job.completed_at = utcnow()
+        job.current_step = "cancelled"
+        notify(session, job, "cancelled", "Build cancelled", "Cancelled before it started.", f"/jobs/{job.id}")
+    elif job.status in IN_FLIGHT_STATUSES:
+        job.cancel_requested = True
+    else:
+        raise JobError(f"The job is already {job.status}.", 409)
+    return job
+
+
+def retry(session: Session, user_id: int, job_id: int) -> BuildJob:
+    """A new job for the same website and files, linked to the old one."""
+    old = _owned_job(session, user_id, job_id)
+    if old.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise JobError(f"Only failed or cancelled jobs can be retried; this one is {old.status}.", 409)
+    if not source_dir(old.id).exists():
+        raise JobError("The files of this job are no longer stored; upload them again.", 410)
+    website = session.get(Website, old.website_id)
+    return _enqueue(session, website, old.priority, source_dir(old.id), move=False, retry_of=old.id)

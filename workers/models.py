@@ -1,0 +1,119 @@
+"""Tables. The database is the single source of truth; Redis only wakes workers and browsers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Column, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class JobStatus:
+    """Job states as plain strings, so they read the same in SQL, JSON and the UI."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    BUILDING = "building"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.BUILDING, JobStatus.RUNNING)
+IN_FLIGHT_STATUSES = (JobStatus.BUILDING, JobStatus.RUNNING)
+TERMINAL_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    password_hash: str
+    is_admin: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthToken(SQLModel, table=True):
+    """A bearer token: sign-in sessions and API tokens. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    kind: str = Field(default="session", max_length=16)  # session | api
+    name: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked: bool = False
+
+
+class Website(SQLModel, table=True):
+    __tablename__ = "websites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=200)
+    type: str = Field(default="react", max_length=16)  # react | node | static
+    build_job_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BuildJob(SQLModel, table=True):
+    __tablename__ = "build_jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    website_id: int = Field(foreign_key="websites.id", index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    status: str = Field(default=JobStatus.PENDING, index=True, max_length=16)
+    priority: int = 0
+    progress: int = 0
+    current_step: str = Field(default="", max_length=64)
+    logs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_details: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    steps: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    allocated_port: int | None = None
+    preview_url: str | None = None
+    site_slug: str | None = Field(default=None, index=True, max_length=64)
+    source_hash: str | None = Field(default=None, index=True, max_length=64)
+    notification_sent: bool = False
+    retry_of: int | None = None
+    attempts: int = 0
+    worker_id: str | None = Field(default=None, max_length=128)
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class UserNotification(SQLModel, table=True):
+    __tablename__ = "user_notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="build_jobs.id")
+    type: str = Field(max_length=32)  # queued | started | completed | failed | cancelled
+    title: str = Field(max_length=200)
+    message: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    action_url: str | None = None
+    read: bool = False
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SchedulerState(SQLModel, table=True):
+    """One row. Claiming a job first updates it, which serialises claims on SQLite and PostgreSQL."""
+
+    __tablename__ = "scheduler_state"
+
+    id: int = Field(default=1, primary_key=True)
+    claims: int = 0
+    paused: bool = False

@@ -1,0 +1,356 @@
+"""The build of one job: extract → install → type check → build → publish.
+
+Each step records its duration and outcome in `steps`, progress and the current step go to the
+database as the build runs, and every output line goes to the job's log file and the log tail in the
+database. A failure ends the job as `failed` with the step's name and the tool's own words.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import col, desc, select
+
+from workers import events
+from workers.config import settings
+from workers.db import session_scope
+from workers.deps_cache import DependencyCache, key_for, tool_versions
+from workers.diagnostics import npm_error_text, tail, tsc_errors, vite_errors
+from workers.jobs import job_dir, log_path, notify, source_dir
+from workers.models import BuildJob, JobStatus, Website, utcnow
+from workers.runner import RunResult, run, strip_ansi
+from workers.scheduler import renew_lease
+
+log = logging.getLogger(__name__)
+
+# (step, progress when it starts, progress when it ends)
+STEPS = (("extract", 0, 10), ("install", 10, 50), ("typecheck", 50, 65), ("build", 65, 90), ("publish", 90, 100))
+STEP_RANGE = {name: (start, end) for name, start, end in STEPS}
+LOG_TAIL_LINES = 200
+MAX_LOG_BYTES = 5 * 1024 * 1024
+FLUSH_SECONDS = 0.25
+_toolchain: str | None = None
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, details: list[dict] | None = None):
+        super().__init__(message)
+        self.details = details or []
+
+
+class Stopped(Exception):
+    """The build was stopped from outside (cancel, lease lost); not the project's fault."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def toolchain() -> str:
+    global _toolchain
+    if _toolchain is None:
+        _toolchain = tool_versions()
+    return _toolchain
+
+
+def build_env(home: Path) -> dict[str, str]:
+    """A cleared environment: the build sees nothing of the app's settings or secrets."""
+    cfg = settings()
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "CI": "1",
+        "npm_config_cache": str(cfg.cache_dir / "npm"),
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+    }
+
+
+@dataclass
+class JobRun:
+    """Book-keeping of one attempt: log file, log tail, progress and the heartbeat to the database."""
+
+    job_id: int
+    worker_id: str
+    workdir: Path
+    step: str = "extract"
+    progress: int = 0
+    tail_lines: list[str] = field(default_factory=list)
+    steps: dict = field(default_factory=dict)
+    _log_bytes: int = 0
+    _last_flush: float = 0.0
+    _dirty: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self):
+        log_path(self.job_id).parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path(self.job_id), "a", encoding="utf-8")
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            if self._log_bytes < MAX_LOG_BYTES:
+                self._log.write(text + "\n")
+                self._log_bytes += len(text) + 1
+                if self._log_bytes >= MAX_LOG_BYTES:
+                    self._log.write(f"[webbuilder] log truncated at {MAX_LOG_BYTES // (1024 * 1024)} MB\n")
+            self.tail_lines.append(text[:2000])
+            del self.tail_lines[:-LOG_TAIL_LINES]
+            self._dirty = True
+
+    def note(self, text: str) -> None:
+        self.line(f"[webbuilder] {text}")
+
+    def flush(self, force: bool = False) -> str | None:
+        """Write progress and the log tail, renew the lease, and report a stop request."""
+        now = time.monotonic()
+        if not force and now - self._last_flush < FLUSH_SECONDS:
+            return None
+        self._last_flush = now
+        with self._lock:
+            self._log.flush()
+            logs = "\n".join(self.tail_lines)
+            dirty, self._dirty = self._dirty, False
+        with session_scope() as session:
+            if not renew_lease(session, self.job_id, self.worker_id):
+                return "lost lease"
+            job = session.get(BuildJob, self.job_id)
+            job.progress, job.current_step, job.logs, job.steps = self.progress, self.step, logs, dict(self.steps)
+            user_id, cancel = job.user_id, job.cancel_requested
+        if dirty or force:
+            events.publish("job_update", user_id, self.job_id)
+        return "cancelled" if cancel else None
+
+    def close(self) -> None:
+        self._log.close()
+
+
+class Pipeline:
+    def __init__(self, job: BuildJob, worker_id: str):
+        self.cfg = settings()
+        self.job = job
+        attempt_dir = job_dir(job.id) / f"attempt-{job.attempts}"
+        shutil.rmtree(attempt_dir, ignore_errors=True)
+        self.workdir = attempt_dir / "project"
+        self.home = attempt_dir / "home"
+        self.run = JobRun(job.id, worker_id, self.workdir)
+        self.deadline = time.monotonic() + self.cfg.build_timeout
+        self.output_dir: Path | None = None
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def extract(self) -> None:
+        shutil.copytree(source_dir(self.job.id), self.workdir, symlinks=False)
+        self.home.mkdir(parents=True, exist_ok=True)
+        files = sum(1 for p in self.workdir.rglob("*") if p.is_file())
+        self.run.note(f"{files} files ready in the build folder")
+
+    def _package(self) -> dict | None:
+        path = self.workdir / "package.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def install(self) -> None:
+        if self._package() is None:
+            self.run.note("no package.json: a static site, nothing to install")
+            self.run.steps["install"]["skipped"] = True
+            return
+        cache = DependencyCache(self.cfg.cache_dir)
+        key = key_for(self.workdir, toolchain())
+        info = self.run.steps["install"]
+        if key.digest and cache.restore(key.digest, self.workdir):
+            info.update(cache="hit", cacheReason=f"lockfile {key.digest[:12]} seen before")
+            self.run.note(f"dependencies restored from cache (lockfile {key.digest[:12]})")
+            return
+        info.update(cache="miss", cacheReason=key.reason or self._miss_reason(key.digest))
+        self.run.note(f"dependency cache miss: {info['cacheReason']}")
+        command = ["npm", "ci"] if key.digest else ["npm", "install"]
+        result = self.tool([*command, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"])
+        if not result.ok:
+            lines = self.run.tail_lines
+            raise StepFailed(f"{' '.join(command)} failed:\n{npm_error_text(lines) or tail(lines)}")
+        if key.digest:
+            info["cacheKey"] = key.digest
+            cache.store(key.digest, self.workdir)
+
+    def _miss_reason(self, digest: str) -> str:
+        with session_scope() as session:
+            previous = session.exec(
+                _previous_install_query(self.job.website_id, self.job.id)
+            ).first()
+        if previous is None:
+            return "first build of this lockfile"
+        old_key = (previous.get("install") or {}).get("cacheKey")
+        return "lockfile changed" if old_key and old_key != digest else "not cached yet (evicted or never stored)"
+
+    def typecheck(self) -> None:
+        tsconfig = self.workdir / "tsconfig.json"
+        tsc = self.workdir / "node_modules" / ".bin" / "tsc"
+        if not tsconfig.is_file():
+            self.run.note("no tsconfig.json: type check skipped")
+            self.run.steps["typecheck"]["skipped"] = True
+            return
+        if not tsc.exists():
+            self.run.note("tsconfig.json found but typescript is not installed: type check skipped")
+            self.run.steps["typecheck"]["skipped"] = True
+            return
+        # Project references (Vite's react-ts template) make `tsc --noEmit` check nothing: use -b.
+        argv = [str(tsc), "-b"] if '"references"' in tsconfig.read_text(errors="replace") else [str(tsc), "--noEmit"]
+        start = len(self.run.tail_lines)
+        result = self.tool([*argv, "--pretty", "false"])
+        if not result.ok:
+            lines = self.run.tail_lines[start:] or self.run.tail_lines
+            errors = tsc_errors(lines)
+            summary = "\n".join(f"{e['file']}({e['line']},{e['column']}): {e['code']} {e['message']}" for e in errors[:20])
+            raise StepFailed(f"type check failed with {len(errors) or 'an'} error(s):\n{summary or tail(lines)}", errors)
+
+    def build(self) -> None:
+        package = self._package()
+        if package is None:
+            self.output_dir = self.workdir
+            self.run.steps["build"]["skipped"] = True
+            self.run.note("static site: publishing the upload as it is")
+            return
+        scripts = package.get("scripts") or {}
+        if scripts.get("build"):
+            argv = ["npm", "run", "build"]
+        else:
+            argv = [str(self.workdir / "node_modules" / ".bin" / "vite"), "build"]
+        start = len(self.run.tail_lines)
+        result = self.tool(argv)
+        lines = self.run.tail_lines[start:] or self.run.tail_lines
+        if not result.ok:
+            errors = tsc_errors(lines) or vite_errors(lines, str(self.workdir))
+            raise StepFailed(f"{' '.join(Path(a).name if '/' in a else a for a in argv)} failed:\n{tail(lines)}", errors)
+        for candidate in ("dist", "build", "out"):
+            if (self.workdir / candidate / "index.html").is_file():
+                self.output_dir = self.workdir / candidate
+                return
+        raise StepFailed("the build finished but produced no dist/index.html")
+
+    def publish(self) -> None:
+        slug = secrets.token_hex(10)
+        target = self.cfg.sites_dir / slug
+        staging = self.cfg.sites_dir / f".tmp-{slug}"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self.output_dir, staging, ignore=shutil.ignore_patterns("node_modules", ".git"))
+        os.rename(staging, target)
+        self.job.site_slug = slug
+        self.job.preview_url = self.cfg.preview_url(slug)
+        self.run.note(f"published at {self.job.preview_url}")
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def tool(self, argv: list[str]) -> RunResult:
+        self.run.note("$ " + " ".join(Path(a).name if a.startswith("/") else a for a in argv))
+        result = run(
+            argv,
+            cwd=self.workdir,
+            env=build_env(self.home),
+            on_line=self.run.line,
+            deadline=self.deadline,
+            should_stop=self.run.flush,
+            memory_limit_bytes=self.cfg.build_memory_mb * 1024 * 1024,
+        )
+        if result.stopped == "timeout":
+            raise StepFailed(f"timed out after {self.cfg.build_timeout} s")
+        if result.stopped == "memory":
+            raise StepFailed(f"out of memory (limit {self.cfg.build_memory_mb} MB)")
+        if result.stopped:
+            raise Stopped(result.stopped)
+        return result
+
+    def execute(self) -> None:
+        for name, start, end in STEPS:
+            self.run.step, self.run.progress = name, start
+            self.run.steps[name] = {"status": "running", "startedAt": utcnow().isoformat()}
+            if stop := self.run.flush(force=True):
+                raise Stopped(stop)
+            began = time.monotonic()
+            try:
+                getattr(self, name)()
+            finally:
+                info = self.run.steps[name]
+                info["seconds"] = round(time.monotonic() - began, 3)
+            info["status"] = "skipped" if info.pop("skipped", False) else "done"
+            self.run.progress = end
+            self.run.note(f"{name}: {info['status']} in {info['seconds']:.2f} s")
+
+
+def _previous_install_query(website_id: int, job_id: int):
+    return (
+        select(BuildJob.steps)
+        .where(BuildJob.website_id == website_id, BuildJob.id != job_id, col(BuildJob.steps).is_not(None))
+        .order_by(desc(BuildJob.id))
+        .limit(1)
+    )
+
+
+def run_job(job_id: int, worker_id: str) -> None:
+    """Build a job this worker has claimed and record how it ended."""
+    with session_scope() as session:
+        job = session.get(BuildJob, job_id)
+        website = session.get(Website, job.website_id)
+        notify(session, job, "started", f"{website.name} is building", f"Attempt {job.attempts}.", f"/jobs/{job.id}")
+    events.publish("notification", job.user_id, job.id)
+    pipeline = Pipeline(job, worker_id)
+    pipeline.run.note(f"build {job.id} attempt {job.attempts} on {worker_id}")
+    outcome, error, details = JobStatus.COMPLETED, None, []
+    try:
+        pipeline.execute()
+    except StepFailed as exc:
+        outcome, error, details = JobStatus.FAILED, f"{pipeline.run.step}: {exc}", exc.details
+    except Stopped as exc:
+        if exc.reason == "lost lease":
+            pipeline.run.note("another worker owns this job now; stopping")
+            pipeline.run.close()
+            return
+        outcome, error = JobStatus.CANCELLED, "cancelled by the user"
+    except Exception as exc:  # a bug or a broken host, not the project: still end the job clearly
+        log.exception("build %s crashed", job_id)
+        outcome, error = JobStatus.FAILED, f"{pipeline.run.step}: internal error: {exc}"
+    if error:
+        pipeline.run.steps.get(pipeline.run.step, {})["status"] = "failed" if outcome == JobStatus.FAILED else "cancelled"
+        pipeline.run.note(strip_ansi(error))
+    pipeline.run.flush(force=True)
+    finish(job_id, worker_id, outcome, pipeline, error, details)
+    pipeline.run.close()
+    # Deleting a big node_modules is slow: do it off the job's critical path.
+    threading.Thread(target=shutil.rmtree, args=(pipeline.workdir.parent,), kwargs={"ignore_errors": True}, daemon=True).start()
+
+
+def finish(job_id: int, worker_id: str, outcome: str, pipeline: Pipeline, error: str | None, details: list[dict]) -> None:
+    with session_scope() as session:
+        job = session.get(BuildJob, job_id)
+        if job.worker_id != worker_id or job.status not in (JobStatus.BUILDING, JobStatus.RUNNING):
+            return  # reaped and handed to someone else meanwhile
+        website = session.get(Website, job.website_id)
+        job.status, job.error, job.error_details = outcome, error, details or None
+        job.completed_at = utcnow()
+        job.lease_expires_at = None
+        job.steps = dict(pipeline.run.steps)
+        job.logs = "\n".join(pipeline.run.tail_lines)
+        if outcome == JobStatus.COMPLETED:
+            job.progress, job.current_step = 100, "completed"
+            job.site_slug, job.preview_url = pipeline.job.site_slug, pipeline.job.preview_url
+            seconds = (job.completed_at - job.started_at).total_seconds()
+            notify(session, job, "completed", f"{website.name} is live", f"Built in {seconds:.1f} s.", job.preview_url)
+        elif outcome == JobStatus.FAILED:
+            job.current_step = f"failed at {pipeline.run.step}"
+            first_line = strip_ansi(error or "").splitlines()[0][:300]
+            notify(session, job, "failed", f"{website.name} failed to build", first_line, f"/jobs/{job.id}")
+        else:
+            job.current_step = "cancelled"
+            notify(session, job, "cancelled", f"{website.name} cancelled", "Stopped while building.", f"/jobs/{job.id}")
+        job.notification_sent = True
+        user_id = job.user_id
+    events.publish("job_update", user_id, job_id)
+    events.publish("notification", user_id, job_id)
