@@ -14,8 +14,13 @@ import redis
 
 from workers.config import settings
 
-CHANNEL = "webbuilder:events"
+CHANNEL_PREFIX = "webbuilder:user:"
 log = logging.getLogger(__name__)
+
+
+def user_channel(user_id: int) -> str:
+    """One channel per user, so a page is only woken by its own user's changes."""
+    return f"{CHANNEL_PREFIX}{user_id}"
 
 
 @functools.cache
@@ -34,6 +39,6 @@ def publish(kind: str, user_id: int, job_id: int | None = None, **extra) -> None
     """Tell listening pages that something of `user_id` changed. Never raises."""
     message = json.dumps({"type": kind, "userId": user_id, "jobId": job_id, **extra})
     try:
-        redis_client().publish(CHANNEL, message)
+        redis_client().publish(user_channel(user_id), message)
     except Exception as exc:  # the database already holds the change
         log.warning("could not publish %s for job %s: %s", kind, job_id, exc)

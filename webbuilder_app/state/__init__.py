@@ -1,0 +1,1 @@
+"""Reflex state: thin glue over the engine in `workers/`."""
