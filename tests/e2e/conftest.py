@@ -1,0 +1,105 @@
+"""The whole app started by the run command's supervisor, and Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, Processes, free_port, wait_for
+
+CHROMIUM = os.environ.get("WEBBUILDER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class RunningApp:
+    url: str
+    port: int
+    data_dir: Path
+    log: Path
+
+    def api(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[RunningApp]:
+    """`python -m workers.supervise` as `make run` starts it: web app + worker, embedded Valkey."""
+    workdir = Path(tempfile.mkdtemp(prefix="webbuilder-e2e-"))
+    port = free_port()
+    env = {"PORT": str(port), "WEBBUILDER_DATA_DIR": str(workdir / "data"), "WEBBUILDER_LOGLEVEL": "info"}
+    if TEST_DATABASE_URL:
+        from tests.conftest import _postgres_database
+
+        url, drop = _postgres_database()
+        env["DATABASE_URL"] = url
+    else:
+        drop = None
+    if TEST_REDIS_URL:
+        env["REDIS_URL"] = TEST_REDIS_URL
+    procs = Processes(workdir)
+    procs.start([sys.executable, "-m", "workers.supervise"], env, "app.log")
+    running = RunningApp(f"http://localhost:{port}", port, workdir / "data", workdir / "app.log")
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{running.url}/api/health", timeout=2).status_code == 200 and httpx.get(running.url, timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=240, interval=0.5, what="the app to answer")
+        yield running
+    finally:
+        procs.kill_all()
+        if drop:
+            drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def sign_up(page, app: RunningApp, username: str, password: str = "password123") -> None:
+    page.goto(f"{app.url}/register")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#submit")
+    page.wait_for_url(f"{app.url}/")
+    page.get_by_text("My Build Queue").first.wait_for()
+
+
+__all__ = ["RunningApp", "sign_up", "ROOT"]

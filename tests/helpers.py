@@ -1,0 +1,30 @@
+"""Helpers shared by tests that drive the engine directly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from workers import accounts
+from workers.archive import detect_project
+from workers.db import session_scope
+from workers.jobs import submit
+from workers.models import BuildJob
+
+
+def make_user(name: str = "alice", admin: bool = False) -> int:
+    with session_scope() as session:
+        return accounts.register(session, name, "password123", is_admin=admin).id
+
+
+def queue_project(user_id: int, project: Path, name: str = "Site", priority: int = 0) -> int:
+    """Submit a folder as an upload would, without waking any worker; returns the job id."""
+    staged = project.parent / f"staged-{project.name}"
+    shutil.copytree(project, staged)
+    with session_scope() as session:
+        return submit(session, user_id, name, detect_project(staged), staged, priority).job.id
+
+
+def job(job_id: int) -> BuildJob:
+    with session_scope() as session:
+        return session.get(BuildJob, job_id)

