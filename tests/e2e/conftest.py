@@ -44,7 +44,14 @@ def app() -> Iterator[RunningApp]:
     """`python -m workers.supervise` as `make run` starts it: web app + worker, embedded Valkey."""
     workdir = Path(tempfile.mkdtemp(prefix="webbuilder-e2e-"))
     port = free_port()
-    env = {"PORT": str(port), "WEBBUILDER_DATA_DIR": str(workdir / "data"), "WEBBUILDER_LOGLEVEL": "info"}
+    env = {
+        "PORT": str(port),
+        "WEBBUILDER_DATA_DIR": str(workdir / "data"),
+        "WEBBUILDER_LOGLEVEL": "info",
+        # Each app instance compiles its own frontend, so test runs never share a build folder.
+        "REFLEX_WEB_WORKDIR": str(workdir / ".web"),
+        "REFLEX_STATES_WORKDIR": str(workdir / ".states"),
+    }
     if TEST_DATABASE_URL:
         from tests.conftest import _postgres_database
 

@@ -1,0 +1,24 @@
+"""The FastAPI application holding every /api route; Reflex mounts its own app beneath it."""
+
+from fastapi import FastAPI
+
+from . import auth, builds, errors
+
+
+def create_api() -> FastAPI:
+    api = FastAPI(
+        title="webbuilder API",
+        version="1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    errors.install(api)
+    api.include_router(auth.router)
+    api.include_router(builds.router)
+
+    @api.get("/api/health", tags=["meta"])
+    def health() -> dict:
+        return {"status": "ok"}
+
+    return api
