@@ -43,6 +43,8 @@ class Settings:
     max_upload_mb: int
     build_memory_mb: int
     preview_domain: str
+    preview_scheme: str
+    preview_port: int
     public_url: str
     aging_seconds_per_point: float
     aging_max_boost: int
@@ -66,8 +68,10 @@ class Settings:
         return self.max_upload_mb * 1024 * 1024
 
     def preview_url(self, slug: str) -> str:
-        """The site's own origin: a subdomain of the preview domain, on the app's port."""
-        return f"http://{slug}.{self.preview_domain}:{self.port}/"
+        """The site's own origin: a subdomain of the preview domain (behind a proxy, its port)."""
+        default_port = {"http": 80, "https": 443}.get(self.preview_scheme)
+        port = "" if self.preview_port == default_port else f":{self.preview_port}"
+        return f"{self.preview_scheme}://{slug}.{self.preview_domain}{port}/"
 
 
 def settings() -> Settings:
@@ -84,6 +88,8 @@ def settings() -> Settings:
         max_upload_mb=max(1, _int("WEBBUILDER_MAX_UPLOAD_MB", 100)),
         build_memory_mb=max(64, _int("WEBBUILDER_BUILD_MEMORY_MB", 1536)),
         preview_domain=os.environ.get("WEBBUILDER_PREVIEW_DOMAIN", "").strip() or "localhost",
+        preview_scheme=os.environ.get("WEBBUILDER_PREVIEW_SCHEME", "").strip() or "http",
+        preview_port=_int("WEBBUILDER_PREVIEW_PORT", port),
         public_url=os.environ.get("WEBBUILDER_PUBLIC_URL", "").strip() or f"http://localhost:{port}",
         aging_seconds_per_point=max(1.0, _float("WEBBUILDER_AGING_SECONDS_PER_POINT", 60.0)),
         aging_max_boost=max(0, _int("WEBBUILDER_AGING_MAX_BOOST", 10)),
