@@ -48,3 +48,24 @@ def zip_folder(folder: Path, zip_path: Path) -> Path:
             if path.is_file():
                 archive.write(path, path.relative_to(folder).as_posix())
     return zip_path
+
+
+def scripted_project(target: Path, build_js: str, *args: str) -> Path:
+    """A project without dependencies whose `npm run build` runs `node build.mjs ARGS`: the build does
+    exactly what the script says (hostile and misbehaving builds in the fault tests). `args` lets a
+    test find the build's process by its command line."""
+    target.mkdir(parents=True)
+    command = " ".join(["node", "build.mjs", *args])
+    package = {"name": "scripted", "private": True, "version": "1.0.0", "scripts": {"build": command}}
+    (target / "package.json").write_text(json.dumps(package, indent=2))
+    (target / "build.mjs").write_text(build_js)
+    return target
+
+
+def publish_js(html_expression: str) -> str:
+    """build.mjs code that writes dist/index.html from a JavaScript expression."""
+    return (
+        "import fs from 'node:fs'\n"
+        "fs.mkdirSync('dist', { recursive: true })\n"
+        f"fs.writeFileSync('dist/index.html', String({html_expression}))\n"
+    )

@@ -1,4 +1,4 @@
-"""Colours, icons and spacing in one place."""
+"""Colours, icons and spacing in one place. Radix colour variables keep both themes readable."""
 
 STATUS_COLOR = {
     "pending": "gray",
@@ -20,20 +20,45 @@ STATUS_ICON = {
     "cancelled": "ban",
 }
 
-PAGE_MAX_WIDTH = "72rem"
-CARD_PADDING = "1.25rem"
+# A build step's state → (lucide icon, Radix colour).
+STEP_LOOK = {
+    "waiting": ("circle-dashed", "gray"),
+    "running": ("loader-circle", "amber"),
+    "done": ("circle-check", "green"),
+    "skipped": ("circle-minus", "gray"),
+    "failed": ("circle-x", "red"),
+    "cancelled": ("ban", "gray"),
+}
+
 MONO_FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
+
+# ANSI colour classes from state/ansi.py, drawn with Radix scales (step 11 reads on both themes).
+_ANSI_SCALES = {
+    "black": "gray", "red": "red", "green": "green", "yellow": "amber",
+    "blue": "blue", "magenta": "plum", "cyan": "cyan", "white": "gray",
+}
+ANSI_CSS = {
+    **{f"& .ansi-{name}": {"color": f"var(--{scale}-11)"} for name, scale in _ANSI_SCALES.items()},
+    **{f"& .ansi-bright-{name}": {"color": f"var(--{scale}-10)"} for name, scale in _ANSI_SCALES.items()},
+    **{f"& .ansi-bg-{name}": {"background": f"var(--{scale}-a4)"} for name, scale in _ANSI_SCALES.items()},
+    "& .ansi-bold": {"font_weight": "700"},
+    "& .ansi-dim": {"opacity": "0.7"},
+    "& .ansi-italic": {"font_style": "italic"},
+    "& .ansi-underline": {"text_decoration": "underline"},
+}
 
 log_box = {
     "font_family": MONO_FONT,
     "font_size": "12px",
+    "line_height": "1.55",
     "white_space": "pre-wrap",
     "word_break": "break-all",
     "background": "var(--gray-a2)",
     "border": "1px solid var(--gray-a5)",
     "border_radius": "8px",
     "padding": "0.75rem",
-    "max_height": "28rem",
+    "height": "28rem",
     "overflow_y": "auto",
     "width": "100%",
+    **ANSI_CSS,
 }

@@ -10,9 +10,8 @@ import dramatiq
 
 from workers import broker, psutil_admission
 from workers.config import settings
-from workers.db import session_scope
 from workers.maintenance import MaintenanceMiddleware
-from workers.scheduler import claim_next_job
+from workers.scheduler import claim
 
 _broker = broker.configure()
 _broker.add_middleware(MaintenanceMiddleware())
@@ -29,9 +28,7 @@ def run_next_build() -> None:
     from workers.pipeline import run_job
 
     me = worker_id()
-    with session_scope() as session:
-        job = claim_next_job(session, me, admission=psutil_admission.check)
-        job_id = job.id if job else None
+    job_id = claim(me, admission=psutil_admission.check)
     if job_id is None:
         return
     try:

@@ -32,6 +32,14 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed`; the first is the default."""
+    raw = os.environ.get(name, "").strip().lower() or allowed[0]
+    if raw not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     port: int
@@ -50,6 +58,10 @@ class Settings:
     aging_max_boost: int
     max_memory_percent: float
     max_cpu_percent: float
+    sandbox: str  # auto | required | off: bubblewrap for build steps
+    cgroups: str  # auto | off: memory/pids limits by cgroup, else by a psutil watchdog
+    build_pids_max: int
+    deps_cache_mb: int
 
     @property
     def jobs_dir(self) -> Path:
@@ -95,4 +107,8 @@ def settings() -> Settings:
         aging_max_boost=max(0, _int("WEBBUILDER_AGING_MAX_BOOST", 10)),
         max_memory_percent=_float("WEBBUILDER_MAX_MEMORY_PERCENT", 90.0),
         max_cpu_percent=_float("WEBBUILDER_MAX_CPU_PERCENT", 80.0),
+        sandbox=_choice("WEBBUILDER_SANDBOX", ("auto", "required", "off")),
+        cgroups=_choice("WEBBUILDER_CGROUPS", ("auto", "off")),
+        build_pids_max=max(16, _int("WEBBUILDER_BUILD_PIDS_MAX", 512)),
+        deps_cache_mb=max(1, _int("WEBBUILDER_DEPS_CACHE_MB", 2048)),
     )

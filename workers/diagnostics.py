@@ -12,6 +12,8 @@ _TSC_PAREN = re.compile(r"^(?P<file>[^\s(][^(]*)\((?P<line>\d+),(?P<col>\d+)\): 
 _TSC_PRETTY = re.compile(r"^(?P<file>\S+):(?P<line>\d+):(?P<col>\d+) - error (?P<code>TS\d+): (?P<msg>.*)$")
 # Vite / rollup: "file: /abs/path/src/main.tsx:3:7" preceded by an error line
 _VITE_FILE = re.compile(r"file: (?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+# Vite 8 (rolldown): "[builtin:vite-transform] Expected `}` but found `EOF`" then "╭─[ legacy.js:2:20 ]"
+_ROLLDOWN_FRAME = re.compile(r"╭─\[\s*(?P<file>[^\]]+?):(?P<line>\d+):(?P<col>\d+)\s*\]")
 _NPM_ERR = re.compile(r"^npm (?:ERR!|error) (?P<msg>.*)$")
 
 
@@ -38,12 +40,17 @@ def vite_errors(lines: list[str], workdir: str) -> list[dict]:
     found = []
     for index, line in enumerate(clean):
         match = _VITE_FILE.search(line)
-        if not match:
+        frame = None if match else _ROLLDOWN_FRAME.search(line)
+        if not (match or frame):
             continue
-        message = next(
-            (c.strip() for c in reversed(clean[max(0, index - 5):index]) if "error" in c.lower()),
-            "build error",
-        )
+        if frame:  # the message is the line above the frame
+            match = frame
+            message = next((c.strip() for c in reversed(clean[:index]) if c.strip()), "build error")
+        else:
+            message = next(
+                (c.strip() for c in reversed(clean[max(0, index - 5):index]) if "error" in c.lower()),
+                "build error",
+            )
         found.append(
             {
                 "file": match["file"].replace(workdir.rstrip("/") + "/", ""),

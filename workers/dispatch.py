@@ -3,19 +3,26 @@
 A wake message carries no job: the worker that takes it asks the database for the next job. So a
 lost message (Redis restarted empty) costs nothing but time, and `maintain()` re-sends wakes while
 jobs wait and slots are free.
+
+A job whose worker died is found two ways: its lease expired (any host), or its worker id names a
+process of this host that no longer exists, which a restarted worker notices at boot instead of
+waiting out the lease. What the dead worker's build left running is killed with its cgroup.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+from datetime import timezone
 
-from sqlmodel import Session, func, select
+import psutil
+from sqlmodel import Session, col, select
 
-from workers import events
+from workers import build_cache, events, sandbox
 from workers.db import session_scope
 from workers.jobs import notify
-from workers.models import BuildJob, JobStatus, utcnow
-from workers.scheduler import MAX_ATTEMPTS, expired_jobs, running_count
+from workers.models import IN_FLIGHT_STATUSES, BuildJob, JobStatus, utcnow
+from workers.scheduler import MAX_ATTEMPTS, expired_jobs, running_count, waiting_count
 from workers.config import settings
 
 log = logging.getLogger(__name__)
@@ -32,10 +39,40 @@ def wake(count: int = 1) -> None:
         log.warning("could not wake a worker (will retry from maintenance): %s", exc)
 
 
+def _process_gone(pid: int, claimed_at) -> bool:
+    """No such process, or the pid now belongs to a process started after the claim."""
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return True
+    return claimed_at is not None and started > claimed_at.timestamp() + 1
+
+
+def orphaned_jobs(session: Session) -> list[BuildJob]:
+    """In-flight jobs claimed by a worker process of this host that has died (worker ids are
+    'host:pid:thread', see actors.worker_id)."""
+    prefix = f"{socket.gethostname()}:"
+    jobs = session.exec(
+        select(BuildJob).where(col(BuildJob.status).in_(IN_FLIGHT_STATUSES), col(BuildJob.worker_id).startswith(prefix))
+    ).all()
+    orphans = []
+    for job in jobs:
+        pid = job.worker_id[len(prefix):].split(":", 1)[0]
+        if pid.isdigit() and _process_gone(int(pid), _aware(job.started_at)):
+            orphans.append(job)
+    return orphans
+
+
+def _aware(moment):
+    """SQLite returns naive datetimes; they are UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
 def reap_expired(session: Session) -> list[BuildJob]:
     """Requeue jobs whose worker died; fail a job that has killed its worker too often."""
     changed = []
-    for job in expired_jobs(session):
+    dead = {job.id: job for job in [*expired_jobs(session), *orphaned_jobs(session)]}
+    for job in dead.values():
         job.worker_id, job.lease_expires_at = None, None
         if job.attempts >= MAX_ATTEMPTS:
             job.status, job.completed_at = JobStatus.FAILED, utcnow()
@@ -51,9 +88,12 @@ def reap_expired(session: Session) -> list[BuildJob]:
 
 def maintain() -> None:
     """Run periodically in every worker process: reap dead builds, then wake enough workers."""
+    sandbox.sweep_orphans()  # build processes of dead workers, before their jobs run again
     with session_scope() as session:
         reaped = reap_expired(session)
-        waiting = session.exec(select(func.count()).select_from(BuildJob).where(BuildJob.status == JobStatus.QUEUED)).one()
+    build_cache.release_followers()  # followers of a job that just failed or was cancelled
+    with session_scope() as session:
+        waiting = waiting_count(session)
         free = settings().max_concurrent_builds - running_count(session)
     for job in reaped:
         log.warning("job %s: %s", job.id, job.current_step)

@@ -15,6 +15,8 @@ import redis
 from workers.config import settings
 
 CHANNEL_PREFIX = "webbuilder:user:"
+STREAM_PREFIX = "webbuilder:events:user:"
+STREAM_MAXLEN = 1000  # per user; enough for an API client to resume after a short disconnect
 log = logging.getLogger(__name__)
 
 
@@ -35,10 +37,19 @@ def redis_client() -> redis.Redis:
     return _client_for(url)
 
 
+def user_stream(user_id: int) -> str:
+    """A capped Redis stream of the same notices, whose entry ids let the SSE API resume."""
+    return f"{STREAM_PREFIX}{user_id}"
+
+
 def publish(kind: str, user_id: int, job_id: int | None = None, **extra) -> None:
-    """Tell listening pages that something of `user_id` changed. Never raises."""
+    """Tell listening pages (pub/sub) and API streams (XADD) that something of `user_id` changed.
+    Never raises."""
     message = json.dumps({"type": kind, "userId": user_id, "jobId": job_id, **extra})
     try:
-        redis_client().publish(user_channel(user_id), message)
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.publish(user_channel(user_id), message)
+        pipe.xadd(user_stream(user_id), {"data": message}, maxlen=STREAM_MAXLEN, approximate=True)
+        pipe.execute()
     except Exception as exc:  # the database already holds the change
         log.warning("could not publish %s for job %s: %s", kind, job_id, exc)

@@ -6,9 +6,7 @@ state cannot show or touch another user's jobs. Dicts returned here are the API'
 
 from __future__ import annotations
 
-import math
 import shutil
-import statistics
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ from sqlmodel import Session, col, desc, select
 
 from workers import events
 from workers.config import settings
+from workers.db import session_scope
 from workers.models import (
     ACTIVE_STATUSES,
     IN_FLIGHT_STATUSES,
@@ -26,10 +25,10 @@ from workers.models import (
     Website,
     utcnow,
 )
-from workers.scheduler import queued_in_order
+from workers.eta import QueueEstimator
+from workers.scheduler import queued_user_ids
 
 LOG_LINES_IN_STATUS = 50
-DEFAULT_BUILD_SECONDS = 30.0
 
 
 class JobError(ValueError):
@@ -112,7 +111,16 @@ def mark_read(session: Session, user_id: int, notification_id: int | None = None
 class Submitted:
     website: Website
     job: BuildJob
-    queue_position: int
+    queue_position: int | None
+
+    @property
+    def message(self) -> str:
+        """What the uploader is told at once."""
+        if self.job.status == JobStatus.COMPLETED:
+            return "Website ready! Identical to a recent build, so its output was reused."
+        if self.job.status == JobStatus.PENDING:
+            return "Website queued! An identical upload is already building; this one finishes with it."
+        return f"Website queued! Position {self.queue_position}" if self.queue_position else "Website queued!"
 
 
 def submit(session: Session, user_id: int, name: str, project_type: str, staged_source: Path, priority: int = 0) -> Submitted:
@@ -123,6 +131,8 @@ def submit(session: Session, user_id: int, name: str, project_type: str, staged_
         raise JobError("Give the website a name.", 422)
     if len(name) > 200:
         raise JobError("The name is longer than 200 characters.", 422)
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise JobError("The name may not contain control characters.", 422)
     website = Website(user_id=user_id, name=name, type=project_type)
     session.add(website)
     session.flush()
@@ -131,7 +141,21 @@ def submit(session: Session, user_id: int, name: str, project_type: str, staged_
 
 
 def _enqueue(session: Session, website: Website, priority: int, source: Path, *, move: bool, retry_of: int | None = None) -> BuildJob:
-    job = BuildJob(website_id=website.id, user_id=website.user_id, status=JobStatus.QUEUED, priority=priority, retry_of=retry_of, current_step="queued")
+    """Queue a build of `source`, unless an identical upload answers it (see build_cache)."""
+    from workers import build_cache  # it records notifications through this module
+
+    files = build_cache.fingerprint(source)
+    job = BuildJob(
+        website_id=website.id,
+        user_id=website.user_id,
+        status=JobStatus.QUEUED,
+        priority=priority,
+        retry_of=retry_of,
+        current_step="queued",
+        source_hash=files.digest,
+        source_files=files.files,
+        source_bytes=files.bytes,
+    )
     session.add(job)
     session.flush()
     target = source_dir(job.id)
@@ -142,7 +166,8 @@ def _enqueue(session: Session, website: Website, priority: int, source: Path, *,
         shutil.copytree(source, target, copy_function=_link_or_copy, symlinks=True)
     website.build_job_id = job.id
     website.updated_at = utcnow()
-    notify(session, job, "queued", f"{website.name} queued", "Waiting for a build slot.", f"/jobs/{job.id}")
+    if build_cache.reuse(session, job, website) == build_cache.MISS:
+        notify(session, job, "queued", f"{website.name} queued", "Waiting for a build slot.", f"/jobs/{job.id}")
     return job
 
 
@@ -160,6 +185,12 @@ def after_submit(job: BuildJob) -> None:
 
     events.publish("job_update", job.user_id, job.id)
     events.publish("notification", job.user_id, job.id)
+    if job.status != JobStatus.QUEUED:
+        return  # answered by the build cache, or following an identical build
+    with session_scope() as session:
+        others = queued_user_ids(session) - {job.user_id}
+    for user_id in others:  # a new job can take a place ahead of theirs
+        events.publish("queue", user_id)
     wake()
 
 
@@ -179,39 +210,6 @@ def owned_website(session: Session, user_id: int, website_id: int) -> Website:
     return website
 
 
-def typical_build_seconds(session: Session) -> float:
-    """Median duration of the last 20 successful builds."""
-    rows = session.exec(
-        select(BuildJob.started_at, BuildJob.completed_at)
-        .where(BuildJob.status == JobStatus.COMPLETED, col(BuildJob.started_at).is_not(None))
-        .order_by(desc(BuildJob.completed_at))
-        .limit(20)
-    ).all()
-    durations = [(done - started).total_seconds() for started, done in rows if done and started]
-    return statistics.median(durations) if durations else DEFAULT_BUILD_SECONDS
-
-
-class QueueEstimator:
-    """Positions and ETAs for many jobs from one read of the queue."""
-
-    def __init__(self, session: Session):
-        self.order = {job.id: index for index, job in enumerate(queued_in_order(session), start=1)}
-        self.typical = typical_build_seconds(session)
-        self.slots = settings().max_concurrent_builds
-
-    def position(self, job: BuildJob) -> int | None:
-        return self.order.get(job.id) if job.status == JobStatus.QUEUED else None
-
-    def seconds_remaining(self, job: BuildJob) -> int | None:
-        if job.status == JobStatus.QUEUED and (position := self.position(job)) is not None:
-            rounds = math.ceil(position / self.slots)
-            return round(rounds * self.typical)
-        if job.status in IN_FLIGHT_STATUSES and job.started_at:
-            elapsed = (utcnow() - job.started_at).total_seconds()
-            return max(1, round(self.typical - elapsed))
-        return None
-
-
 def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict:
     return {
         "id": job.id,
@@ -225,6 +223,10 @@ def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict
         "currentStep": job.current_step,
         "queuePosition": estimator.position(job),
         "estimatedTimeRemaining": estimator.seconds_remaining(job),
+        "estimatedStartIn": estimator.seconds_to_start(job),
+        "buildCache": job.build_cache,
+        "buildCacheReason": job.build_cache_reason,
+        "followsJobId": job.follows_job_id,
         "createdAt": _iso(job.created_at),
         "startedAt": _iso(job.started_at),
         "completedAt": _iso(job.completed_at),

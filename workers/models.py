@@ -84,6 +84,11 @@ class BuildJob(SQLModel, table=True):
     preview_url: str | None = None
     site_slug: str | None = Field(default=None, index=True, max_length=64)
     source_hash: str | None = Field(default=None, index=True, max_length=64)
+    source_files: int | None = None  # project size, for ETAs by size
+    source_bytes: int | None = None
+    build_cache: str | None = Field(default=None, max_length=16)  # hit | miss | follow
+    build_cache_reason: str | None = Field(default=None, max_length=200)
+    follows_job_id: int | None = Field(default=None, index=True)  # an identical build this job waits for
     notification_sent: bool = False
     retry_of: int | None = None
     attempts: int = 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlmodel import col, desc, select
 
-from workers import events
+from workers import build_cache, events, sandbox
 from workers.config import settings
 from workers.db import session_scope
 from workers.deps_cache import DependencyCache, key_for, tool_versions
@@ -61,15 +61,14 @@ def toolchain() -> str:
     return _toolchain
 
 
-def build_env(home: Path) -> dict[str, str]:
+def build_env(home: Path, npm_cache: Path) -> dict[str, str]:
     """A cleared environment: the build sees nothing of the app's settings or secrets."""
-    cfg = settings()
     return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "PATH": sandbox.BUILD_PATH,
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "CI": "1",
-        "npm_config_cache": str(cfg.cache_dir / "npm"),
+        "npm_config_cache": str(npm_cache),
         "npm_config_update_notifier": "false",
         "npm_config_fund": "false",
         "npm_config_audit": "false",
@@ -100,7 +99,7 @@ class JobRun:
         with self._lock:
             if self._log_bytes < MAX_LOG_BYTES:
                 self._log.write(text + "\n")
-                self._log_bytes += len(text) + 1
+                self._log_bytes += len(text.encode("utf-8", errors="replace")) + 1
                 if self._log_bytes >= MAX_LOG_BYTES:
                     self._log.write(f"[webbuilder] log truncated at {MAX_LOG_BYTES // (1024 * 1024)} MB\n")
             self.tail_lines.append(text[:2000])
@@ -151,6 +150,7 @@ class Pipeline:
     def extract(self) -> None:
         shutil.copytree(source_dir(self.job.id), self.workdir, symlinks=False)
         self.home.mkdir(parents=True, exist_ok=True)
+        sandbox.hand_over(self.workdir, self.home)
         files = sum(1 for p in self.workdir.rglob("*") if p.is_file())
         self.run.note(f"{files} files ready in the build folder")
 
@@ -159,37 +159,46 @@ class Pipeline:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def install(self) -> None:
+        """Restore node_modules from the dependency cache when the lockfile (and Node/npm) were seen
+        before; otherwise install with npm and offer the result to the cache."""
         if self._package() is None:
             self.run.note("no package.json: a static site, nothing to install")
             self.run.steps["install"]["skipped"] = True
             return
-        cache = DependencyCache(self.cfg.cache_dir)
+        cache = DependencyCache(self.cfg.cache_dir, self.cfg.deps_cache_mb * 1024 * 1024)
         key = key_for(self.workdir, toolchain())
         info = self.run.steps["install"]
-        if key.digest and cache.restore(key.digest, self.workdir):
-            info.update(cache="hit", cacheReason=f"lockfile {key.digest[:12]} seen before")
-            self.run.note(f"dependencies restored from cache (lockfile {key.digest[:12]})")
-            return
+        if key.digest:
+            info["cacheKey"] = key.digest
+            if cache.restore(key.digest, self.workdir):
+                sandbox.seal(self.workdir / "node_modules")
+                info.update(cache="hit", cacheReason=f"lockfile {key.digest[:12]} installed before")
+                self.run.note(f"dependencies restored from cache (lockfile {key.digest[:12]})")
+                return
         info.update(cache="miss", cacheReason=key.reason or self._miss_reason(key.digest))
         self.run.note(f"dependency cache miss: {info['cacheReason']}")
         command = ["npm", "ci"] if key.digest else ["npm", "install"]
-        result = self.tool([*command, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"])
+        result = self.tool([*command, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], network=True)
         if not result.ok:
             lines = self.run.tail_lines
             raise StepFailed(f"{' '.join(command)} failed:\n{npm_error_text(lines) or tail(lines)}")
+        sandbox.seal(self.workdir / "node_modules")  # before the cache shares its files
         if key.digest:
-            info["cacheKey"] = key.digest
             cache.store(key.digest, self.workdir)
 
     def _miss_reason(self, digest: str) -> str:
+        """Why a lockfile is not in the cache, judged from this user's previous build of a website
+        with the same name (each upload creates a new website row)."""
         with session_scope() as session:
-            previous = session.exec(
-                _previous_install_query(self.job.website_id, self.job.id)
-            ).first()
-        if previous is None:
+            previous = session.exec(_previous_install_query(self.job)).first()
+        old = (previous or {}).get("install") or {}
+        if not old.get("cacheKey"):
             return "first build of this lockfile"
-        old_key = (previous.get("install") or {}).get("cacheKey")
-        return "lockfile changed" if old_key and old_key != digest else "not cached yet (evicted or never stored)"
+        if old["cacheKey"] != digest:
+            return "lockfile changed since the last build"
+        if old.get("status") != "done":
+            return "the last install of this lockfile did not finish"
+        return "evicted from the cache (least recently used)"
 
     def typecheck(self) -> None:
         tsconfig = self.workdir / "tsconfig.json"
@@ -241,7 +250,7 @@ class Pipeline:
         target = self.cfg.sites_dir / slug
         staging = self.cfg.sites_dir / f".tmp-{slug}"
         staging.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.output_dir, staging, ignore=shutil.ignore_patterns("node_modules", ".git"))
+        shutil.copytree(self.output_dir, staging, ignore=_unpublished)
         os.rename(staging, target)
         self.job.site_slug = slug
         self.job.preview_url = self.cfg.preview_url(slug)
@@ -249,21 +258,29 @@ class Pipeline:
 
     # -- running ----------------------------------------------------------------------------------
 
-    def tool(self, argv: list[str]) -> RunResult:
+    def tool(self, argv: list[str], network: bool = False) -> RunResult:
+        """Run a step's command in the sandbox. Only the dependency install gets the network and
+        the shared npm cache; every step sees only this attempt's project and home folders."""
         self.run.note("$ " + " ".join(Path(a).name if a.startswith("/") else a for a in argv))
-        result = run(
-            argv,
-            cwd=self.workdir,
-            env=build_env(self.home),
-            on_line=self.run.line,
-            deadline=self.deadline,
-            should_stop=self.run.flush,
-            memory_limit_bytes=self.cfg.build_memory_mb * 1024 * 1024,
-        )
+        mounts = [sandbox.Mount(self.workdir), sandbox.Mount(self.home)]
+        npm_cache = self.home / ".npm"
+        if network:
+            npm_cache = self.cfg.cache_dir / "npm"
+            sandbox.hand_over(npm_cache)
+            mounts.append(sandbox.Mount(npm_cache))
+        label = f"job{self.job.id}-a{self.job.attempts}-{self.run.step}"
+        try:
+            with sandbox.confine(argv, self.workdir, build_env(self.home, npm_cache), mounts, network, label,
+                                 self.cfg.build_memory_mb * 1024 * 1024, self.cfg.build_pids_max) as step:
+                result = run(step.argv, self.workdir, step.env, self.run.line, self.deadline, self.run.flush, step.guard)
+        except sandbox.SandboxUnavailable as exc:
+            raise StepFailed(str(exc)) from None
         if result.stopped == "timeout":
             raise StepFailed(f"timed out after {self.cfg.build_timeout} s")
         if result.stopped == "memory":
             raise StepFailed(f"out of memory (limit {self.cfg.build_memory_mb} MB)")
+        if result.stopped == "processes":
+            raise StepFailed(f"too many processes (limit {self.cfg.build_pids_max})")
         if result.stopped:
             raise Stopped(result.stopped)
         return result
@@ -285,10 +302,19 @@ class Pipeline:
             self.run.note(f"{name}: {info['status']} in {info['seconds']:.2f} s")
 
 
-def _previous_install_query(website_id: int, job_id: int):
+def _unpublished(folder: str, names: list[str]) -> set[str]:
+    """Never published: dependencies, git data, and symlinks, which the build (untrusted code) could
+    point at the host's files; the copy runs as the worker and would follow them."""
+    skipped = {"node_modules", ".git"}
+    return {name for name in names if name in skipped or os.path.islink(os.path.join(folder, name))}
+
+
+def _previous_install_query(job: BuildJob):
+    same_site = select(Website.name).where(Website.id == job.website_id).scalar_subquery()
     return (
         select(BuildJob.steps)
-        .where(BuildJob.website_id == website_id, BuildJob.id != job_id, col(BuildJob.steps).is_not(None))
+        .join(Website, col(Website.id) == BuildJob.website_id)
+        .where(Website.user_id == job.user_id, Website.name == same_site, BuildJob.id != job.id, col(BuildJob.steps).is_not(None), col(BuildJob.build_cache).is_distinct_from("hit"))
         .order_by(desc(BuildJob.id))
         .limit(1)
     )
@@ -303,6 +329,8 @@ def run_job(job_id: int, worker_id: str) -> None:
     events.publish("notification", job.user_id, job.id)
     pipeline = Pipeline(job, worker_id)
     pipeline.run.note(f"build {job.id} attempt {job.attempts} on {worker_id}")
+    for line in sandbox.describe(pipeline.cfg.build_memory_mb, pipeline.cfg.build_pids_max):
+        pipeline.run.note(line)
     outcome, error, details = JobStatus.COMPLETED, None, []
     try:
         pipeline.execute()
@@ -322,9 +350,17 @@ def run_job(job_id: int, worker_id: str) -> None:
         pipeline.run.note(strip_ansi(error))
     pipeline.run.flush(force=True)
     finish(job_id, worker_id, outcome, pipeline, error, details)
+    build_cache.release_followers()
     pipeline.run.close()
-    # Deleting a big node_modules is slow: do it off the job's critical path.
-    threading.Thread(target=shutil.rmtree, args=(pipeline.workdir.parent,), kwargs={"ignore_errors": True}, daemon=True).start()
+    # Deleting a big node_modules is slow: do it off the job's critical path. Earlier attempts' folders
+    # (left by a worker that died) go too.
+    threading.Thread(target=_remove_attempts, args=(job_id, job.attempts), daemon=True).start()
+
+
+def _remove_attempts(job_id: int, last: int) -> None:
+    """Attempts up to `last`: a later one may be running on another worker."""
+    for number in range(1, last + 1):
+        shutil.rmtree(job_dir(job_id) / f"attempt-{number}", ignore_errors=True)
 
 
 def finish(job_id: int, worker_id: str, outcome: str, pipeline: Pipeline, error: str | None, details: list[dict]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -33,10 +34,28 @@ class RunningApp:
     port: int
     data_dir: Path
     log: Path
+    env: dict[str, str]
 
     def api(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def run_python(self, code: str) -> str:
+        """Run engine code against this app's database and Redis (e.g. to create an admin)."""
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **self.env},
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+def stop_supervisor(supervisor: subprocess.Popen) -> None:
+    """SIGTERM lets the supervisor stop its children, which run in sessions of their own and
+    would outlive a SIGKILL of the supervisor's group."""
+    supervisor.terminate()
+    try:
+        supervisor.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +67,7 @@ def app() -> Iterator[RunningApp]:
         "PORT": str(port),
         "WEBBUILDER_DATA_DIR": str(workdir / "data"),
         "WEBBUILDER_LOGLEVEL": "info",
+        "WEBBUILDER_MAX_CPU_PERCENT": "100",  # a busy shared test machine must not hold builds back
         # Each app instance compiles its own frontend, so test runs never share a build folder.
         "REFLEX_WEB_WORKDIR": str(workdir / ".web"),
         "REFLEX_STATES_WORKDIR": str(workdir / ".states"),
@@ -63,7 +83,7 @@ def app() -> Iterator[RunningApp]:
         env["REDIS_URL"] = TEST_REDIS_URL
     procs = Processes(workdir)
     procs.start([sys.executable, "-m", "workers.supervise"], env, "app.log")
-    running = RunningApp(f"http://localhost:{port}", port, workdir / "data", workdir / "app.log")
+    running = RunningApp(f"http://localhost:{port}", port, workdir / "data", workdir / "app.log", env)
 
     def healthy() -> bool:
         try:
@@ -75,6 +95,7 @@ def app() -> Iterator[RunningApp]:
         wait_for(healthy, timeout=240, interval=0.5, what="the app to answer")
         yield running
     finally:
+        stop_supervisor(procs.started[0])
         procs.kill_all()
         if drop:
             drop()
@@ -100,6 +121,22 @@ def page(browser):
     context.close()
 
 
+def make_admin(app: RunningApp, username: str, password: str = "password123") -> None:
+    app.run_python(
+        "from workers import accounts; from workers.db import session_scope\n"
+        f"with session_scope() as s: accounts.register(s, {username!r}, {password!r}, is_admin=True)"
+    )
+
+
+def sign_in(page, app: RunningApp, username: str, password: str = "password123") -> None:
+    page.goto(f"{app.url}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#submit")
+    page.wait_for_url(f"{app.url}/")
+    page.get_by_text("My Build Queue").first.wait_for()
+
+
 def sign_up(page, app: RunningApp, username: str, password: str = "password123") -> None:
     page.goto(f"{app.url}/register")
     page.fill("#username", username)
@@ -109,4 +146,4 @@ def sign_up(page, app: RunningApp, username: str, password: str = "password123")
     page.get_by_text("My Build Queue").first.wait_for()
 
 
-__all__ = ["RunningApp", "sign_up", "ROOT"]
+__all__ = ["RunningApp", "make_admin", "sign_in", "sign_up", "ROOT"]

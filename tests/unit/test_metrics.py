@@ -22,7 +22,8 @@ def test_failure_causes_are_named():
 
 def test_metrics_endpoint_reports_queue_and_finished_builds(env, tmp_path):
     user = make_user()
-    ids = [queue_project(user, static_site(tmp_path / f"s{i}"), f"Site {i}") for i in range(4)]
+    # Distinct files: identical uploads would be answered by the build cache instead of queued.
+    ids = [queue_project(user, static_site(tmp_path / f"s{i}", f"Site {i}"), f"Site {i}") for i in range(4)]
     with session_scope() as session:
         done, failed, building = (session.get(BuildJob, i) for i in ids[:3])
         for job in (done, failed):

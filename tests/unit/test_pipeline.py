@@ -37,7 +37,8 @@ def test_second_build_of_same_lockfile_restores_dependencies_from_cache(env, tmp
     first = queue_project(user, react_project(tmp_path / "one"))
     build(first)
     assert job(first).steps["install"]["cache"] == "miss"
-    second = queue_project(user, react_project(tmp_path / "two"))
+    # Different source (else the build cache would answer), same lockfile.
+    second = queue_project(user, react_project(tmp_path / "two", **{"src/extra.ts": "export const extra = 1\n"}))
     build(second)
     install = job(second).steps["install"]
     assert job(second).status == "completed"

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from . import auth, builds, errors, metrics
+from . import auth, builds, errors, stream, metrics
 
 
 def create_api() -> FastAPI:
@@ -16,10 +16,12 @@ def create_api() -> FastAPI:
     errors.install(api)
     api.include_router(auth.router)
     api.include_router(builds.router)
+    api.include_router(stream.router)
     api.include_router(metrics.router)
 
     @api.get("/api/health", tags=["meta"])
     def health() -> dict:
+        """Answers while the web process is up."""
         return {"status": "ok"}
 
     return api

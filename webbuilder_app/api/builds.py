@@ -11,13 +11,48 @@ from workers.config import settings
 from workers.db import session_scope
 from workers.models import User
 
-from .auth import current_user
+from .auth import RowId, current_user
+from .schemas import Cancelled, JobDetail, Notifications, Queue, Retried, Updated, Uploaded, errors
 
 router = APIRouter(prefix="/api/website-builder", tags=["builds"])
+MAX_PRIORITY = 1000  # admins may go past the users' ±10, not without bound
+UNSUPPORTED_ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".rar", ".7z", ".gz")
+
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files", "name"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "One .zip of the project, or every file of the project folder "
+                            "(each part's filename is its relative path, e.g. src/App.tsx).",
+                        },
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200, "description": "The website's name."},
+                        "priority": {
+                            "type": "integer",
+                            "default": 0,
+                            "description": "Higher builds sooner; users are held to -10..10.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 async def _limited_form(request: Request):
     """Parse the multipart body while counting bytes: refuse past the limit without reading on."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ArchiveError("Send the upload as multipart/form-data with the project in 'files'.", 415)
     limit = settings().max_upload_bytes + 1024 * 1024  # room for the multipart framing
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -36,20 +71,38 @@ async def _limited_form(request: Request):
     return await Request(request.scope, counting_receive).form(max_files=20_000, max_fields=50)
 
 
-@router.post("/upload", status_code=202)
+def _priority(raw: object, user: User) -> int:
+    text = str(raw if raw is not None else "0").strip() or "0"
+    try:
+        priority = int(text)
+    except ValueError:
+        raise jobs.JobError(f"priority must be a whole number, got {text[:40]!r}", 422) from None
+    if abs(priority) > MAX_PRIORITY:
+        raise jobs.JobError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}", 422)
+    return priority if user.is_admin else max(-10, min(10, priority))
+
+
+def _check_archive_type(uploads: list[UploadFile]) -> None:
+    if len(uploads) == 1 and (uploads[0].filename or "").lower().endswith(UNSUPPORTED_ARCHIVES):
+        raise ArchiveError("Only .zip archives are accepted; zip the project folder, or upload the folder itself.", 415)
+
+
+@router.post(
+    "/upload",
+    status_code=202,
+    response_model=Uploaded,
+    responses=errors(400, 401, 413, 415, 422),
+    openapi_extra=UPLOAD_FORM,
+)
 async def upload(request: Request, user: User = Depends(current_user)) -> JSONResponse:
+    """Queue a build of a project: answers at once with the job id and queue position."""
     form = await _limited_form(request)
     try:
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not uploads:
             raise ArchiveError("send the project as 'files': one .zip, or the files of a folder")
-        raw_priority = str(form.get("priority") or "0")
-        try:
-            priority = int(raw_priority)
-        except ValueError:
-            raise jobs.JobError(f"priority must be a whole number, got {raw_priority!r}", 422) from None
-        if not user.is_admin:
-            priority = max(-10, min(10, priority))
+        _check_archive_type(uploads)
+        priority = _priority(form.get("priority"), user)
         name = str(form.get("name") or "")
         files = [(f.filename or "", f.file) for f in uploads]
         submitted = await run_in_threadpool(intake.accept, user.id, name, files, priority)
@@ -66,54 +119,61 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
                 "buildJobId": submitted.job.id,
             },
             "queuePosition": position,
-            "message": f"Website queued! Position {position}" if position else "Website queued!",
+            "message": submitted.message,
         },
         status_code=202,
     )
 
 
-@router.get("/{website_id}/build-status")
-def build_status(website_id: int, user: User = Depends(current_user)) -> dict:
+@router.get("/{website_id}/build-status", response_model=JobDetail, responses=errors(401, 404))
+def build_status(website_id: RowId, user: User = Depends(current_user)) -> dict:
+    """The website's latest build, with the last 50 log lines."""
     with session_scope() as session:
         return {"success": True, **jobs.build_status(session, user.id, website_id)}
 
 
-@router.get("/user/queue")
+@router.get("/user/queue", response_model=Queue, responses=errors(401))
 def user_queue(user: User = Depends(current_user)) -> dict:
+    """Your active jobs (in queue order) and your last 10 finished ones."""
     with session_scope() as session:
         return {"success": True, **jobs.user_queue(session, user.id)}
 
 
-@router.get("/user/notifications")
+@router.get("/user/notifications", response_model=Notifications, responses=errors(401))
 def notifications(user: User = Depends(current_user)) -> dict:
+    """Your last 50 notifications and how many are unread."""
     with session_scope() as session:
         return {"success": True, **jobs.notifications(session, user.id)}
 
 
-@router.patch("/user/notifications/{notification_id}/read")
-def mark_read(notification_id: int, user: User = Depends(current_user)) -> dict:
+@router.patch("/user/notifications/{notification_id}/read", response_model=Updated, responses=errors(401, 404))
+def mark_read(notification_id: RowId, user: User = Depends(current_user)) -> dict:
+    """Mark one notification read."""
     with session_scope() as session:
         changed = jobs.mark_read(session, user.id, notification_id)
     events.publish("notification", user.id)
     return {"success": True, "updated": changed}
 
 
-@router.post("/user/notifications/read-all")
+@router.post("/user/notifications/read-all", response_model=Updated, responses=errors(401))
 def mark_all_read(user: User = Depends(current_user)) -> dict:
+    """Mark all your notifications read."""
     with session_scope() as session:
         changed = jobs.mark_read(session, user.id)
     events.publish("notification", user.id)
     return {"success": True, "updated": changed}
 
 
-@router.get("/jobs/{job_id}")
-def job(job_id: int, user: User = Depends(current_user)) -> dict:
+@router.get("/jobs/{job_id}", response_model=JobDetail, responses=errors(401, 404))
+def job(job_id: RowId, user: User = Depends(current_user)) -> dict:
+    """One job with its steps, errors and whole log as lines."""
     with session_scope() as session:
         return {"success": True, **jobs.job_detail(session, user.id, job_id)}
 
 
-@router.post("/jobs/{job_id}/cancel")
-def cancel(job_id: int, user: User = Depends(current_user)) -> dict:
+@router.post("/jobs/{job_id}/cancel", response_model=Cancelled, responses=errors(401, 404, 409))
+def cancel(job_id: RowId, user: User = Depends(current_user)) -> dict:
+    """Cancel: a queued job at once, a building one as soon as its worker sees the request."""
     with session_scope() as session:
         job = jobs.cancel(session, user.id, job_id)
         status = job.status
@@ -122,15 +182,21 @@ def cancel(job_id: int, user: User = Depends(current_user)) -> dict:
     return {"success": True, "jobId": job_id, "status": status, "cancelRequested": True}
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202)
-def retry(job_id: int, user: User = Depends(current_user)) -> dict:
+@router.post("/jobs/{job_id}/retry", status_code=202, response_model=Retried, responses=errors(401, 404, 409, 410))
+def retry(job_id: RowId, user: User = Depends(current_user)) -> dict:
+    """Queue a new job with the same files as a failed or cancelled one."""
     with session_scope() as session:
         new_job = jobs.retry(session, user.id, job_id)
     jobs.after_submit(new_job)
     return {"success": True, "jobId": new_job.id, "websiteId": new_job.website_id, "retryOf": job_id}
 
 
-@router.get("/jobs/{job_id}/logs", response_class=PlainTextResponse)
-def logs(job_id: int, user: User = Depends(current_user)) -> str:
+@router.get(
+    "/jobs/{job_id}/logs",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **errors(401, 404)},
+)
+def logs(job_id: RowId, user: User = Depends(current_user)) -> str:
+    """The job's whole build log as plain text."""
     with session_scope() as session:
         return jobs.full_log(session, user.id, job_id)

@@ -1,5 +1,7 @@
 """Every refusal is JSON with a message, whatever raised it."""
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -9,9 +11,11 @@ from workers.accounts import AccountError
 from workers.archive import ArchiveError
 from workers.jobs import JobError
 
+log = logging.getLogger(__name__)
 
-def error_body(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"success": False, "message": message}, status_code=status)
+
+def error_body(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"success": False, "message": message}, status_code=status, headers=headers)
 
 
 def install(api: FastAPI) -> None:
@@ -19,13 +23,19 @@ def install(api: FastAPI) -> None:
     @api.exception_handler(ArchiveError)
     @api.exception_handler(JobError)
     async def _domain_error(_request: Request, exc) -> JSONResponse:
-        return error_body(exc.status, str(exc))
+        retry_after = getattr(exc, "retry_after", None)
+        return error_body(exc.status, str(exc), {"Retry-After": str(retry_after)} if retry_after else None)
 
     @api.exception_handler(HTTPException)
     async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return error_body(exc.status_code, str(exc.detail))
+        return error_body(exc.status_code, str(exc.detail), exc.headers)
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
         return error_body(422, problems or "invalid request")
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return error_body(500, "Something went wrong on the server; the error was logged.")

@@ -1,4 +1,4 @@
-"""The page template: header with the queue link, notification bell and user menu."""
+"""The page template: header with navigation, notification bell, theme switch and user menu."""
 
 from collections.abc import Callable
 
@@ -7,19 +7,33 @@ import reflex as rx
 from webbuilder_app.components.notifications import bell
 from webbuilder_app.state.auth import AuthState
 from webbuilder_app.state.feed import FeedState
-from webbuilder_app.styles import PAGE_MAX_WIDTH
+
+# (label, href, lucide icon) for every signed-in user; add pages here.
+NAV_LINKS = [("My Build Queue", "/", "layout-list"), ("API tokens", "/tokens", "key-round")]
+ADMIN_NAV_LINKS = [("Ops", "/ops", "activity")]
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    return rx.link(rx.hstack(rx.icon(icon, size=15), rx.text(label, size="2"), align="center", spacing="1"),
+                   href=href, color_scheme="gray", high_contrast=True, underline="none", class_name="nav-link")
 
 
 def header() -> rx.Component:
     return rx.hstack(
-        rx.link(rx.hstack(rx.icon("boxes", size=22), rx.heading("webbuilder", size="5"), align="center"), href="/", underline="none"),
+        rx.link(rx.hstack(rx.icon("boxes", size=22, color="var(--accent-9)"), rx.heading("webbuilder", size="5"), align="center"),
+                href="/", underline="none", color_scheme="gray", high_contrast=True),
         rx.spacer(),
-        rx.link("Upload & queue", href="/", size="2"),
+        *[_nav_link(*link) for link in NAV_LINKS],
+        rx.cond(AuthState.is_admin, rx.hstack(*[_nav_link(*link) for link in ADMIN_NAV_LINKS], spacing="4")),
         bell(),
-        rx.color_mode.button(size="2", variant="ghost"),
+        rx.color_mode.button(size="2", variant="ghost", id="theme-toggle"),
         rx.menu.root(
-            rx.menu.trigger(rx.button(rx.icon("user", size=16), AuthState.username, variant="soft", size="2", id="user-menu")),
-            rx.menu.content(rx.menu.item("Sign out", on_click=AuthState.logout, id="sign-out")),
+            rx.menu.trigger(rx.button(rx.icon("circle-user", size=16), AuthState.username, variant="soft", size="2", id="user-menu")),
+            rx.menu.content(
+                rx.text(rx.cond(AuthState.is_admin, "Signed in as an admin", "Signed in"), size="1", color_scheme="gray", padding="0.25rem 0.75rem"),
+                rx.menu.separator(),
+                rx.menu.item(rx.icon("log-out", size=14), "Sign out", on_click=AuthState.logout, id="sign-out"),
+            ),
         ),
         width="100%",
         align="center",
@@ -37,7 +51,7 @@ def signed_in_page(route: str, title: str, on_load: list | None = None) -> Calla
                 header(),
                 rx.divider(),
                 rx.box(content(), padding_y="1.5rem", width="100%"),
-                max_width=PAGE_MAX_WIDTH,
+                size="4",
                 padding_x="1rem",
             )
 

@@ -4,6 +4,7 @@ import reflex as rx
 
 from webbuilder_app.components.job_card import job_card
 from webbuilder_app.components.layout import signed_in_page
+from webbuilder_app.components.upload_zone import pick_folder_button, selected_count, selection_summary, upload_zone
 from webbuilder_app.state.feed import FeedState
 from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
 
@@ -11,55 +12,76 @@ from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
 def upload_card() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Upload a website", size="4"),
-            rx.upload(
-                rx.vstack(
-                    rx.icon("upload", size=28),
-                    rx.text("Drop a .zip of your project, or a folder, here — or click to pick files."),
+            rx.hstack(rx.heading("Upload a website", size="4"), rx.spacer(), pick_folder_button(), width="100%", align="center"),
+            upload_zone(),
+            rx.cond(
+                selected_count > 0,
+                rx.hstack(
+                    rx.icon("file-archive", size=16),
+                    rx.text(selection_summary, size="2", id="selection"),
+                    rx.icon_button(rx.icon("x", size=14), size="1", variant="ghost", color_scheme="gray",
+                                   on_click=rx.clear_selected_files(UPLOAD_ID), aria_label="Clear selection"),
                     align="center",
-                    spacing="2",
                 ),
-                id=UPLOAD_ID,
-                multiple=True,
-                border="2px dashed var(--gray-a7)",
-                border_radius="10px",
-                padding="2rem",
-                width="100%",
             ),
-            rx.hstack(rx.foreach(rx.selected_files(UPLOAD_ID), lambda name: rx.badge(name, variant="outline")), wrap="wrap"),
-            rx.hstack(
-                rx.input(placeholder="Website name", value=UploadState.site_name, on_change=UploadState.set_site_name, id="site-name", flex="1"),
-                rx.select(list(PRIORITIES), value=UploadState.priority_label, on_change=UploadState.set_priority_label, id="priority"),
+            rx.flex(
+                rx.input(placeholder="Website name", value=UploadState.site_name, on_change=UploadState.set_site_name,
+                         id="site-name", flex="1", min_width="14rem", size="3"),
+                rx.select(list(PRIORITIES), value=UploadState.priority_label, on_change=UploadState.set_priority_label, size="3"),
                 rx.button(
                     rx.icon("rocket", size=16),
                     "Upload and build",
-                    on_click=UploadState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
+                    on_click=[
+                        UploadState.start,
+                        UploadState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=UploadState.track_progress)),
+                    ],
+                    disabled=UploadState.uploading | (selected_count == 0) | (UploadState.site_name.strip() == ""),
+                    loading=UploadState.uploading,
                     id="upload-button",
+                    size="3",
                 ),
                 width="100%",
+                spacing="3",
+                wrap="wrap",
             ),
-            rx.cond(UploadState.upload_error != "", rx.callout(UploadState.upload_error, icon="triangle-alert", color_scheme="red")),
+            rx.cond(
+                UploadState.uploading,
+                rx.hstack(rx.progress(value=UploadState.sent_percent, max=100, flex="1", id="upload-progress"),
+                          rx.text(UploadState.sent_percent, "% sent", size="1", color_scheme="gray"), width="100%", align="center"),
+            ),
+            rx.cond(UploadState.upload_error != "", rx.callout(UploadState.upload_error, icon="triangle-alert", color_scheme="red", id="upload-error")),
             spacing="3",
             width="100%",
         ),
         width="100%",
+        size="3",
+    )
+
+
+def _empty(icon: str, text: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(rx.icon(icon, size=28, color="var(--gray-8)"), rx.text(text, color_scheme="gray", size="2"), align="center", spacing="2"),
+        padding="2rem",
+        width="100%",
+        border="1px dashed var(--gray-a6)",
+        border_radius="10px",
     )
 
 
 def queue_section() -> rx.Component:
     return rx.vstack(
-        rx.heading("My Build Queue", size="5"),
-        rx.heading("Active Builds (", FeedState.active_count, ")", size="3", id="active-heading"),
+        rx.heading("My Build Queue", size="6"),
+        rx.heading("Active Builds (", FeedState.active_count, ")", size="4", id="active-heading"),
         rx.cond(
             FeedState.active_count > 0,
             rx.vstack(rx.foreach(FeedState.active_jobs, job_card), width="100%", id="active-jobs"),
-            rx.text("Nothing is building. Upload a project above.", color_scheme="gray", size="2"),
+            _empty("hammer", "Nothing is building. Upload a project above."),
         ),
-        rx.heading("Recent Builds", size="3"),
+        rx.heading("Recent Builds", size="4", margin_top="0.5rem"),
         rx.cond(
             FeedState.recent_jobs.length() > 0,
             rx.vstack(rx.foreach(FeedState.recent_jobs, job_card), width="100%", id="recent-jobs"),
-            rx.text("No finished builds yet.", color_scheme="gray", size="2"),
+            _empty("history", "No finished builds yet."),
         ),
         width="100%",
         spacing="3",

@@ -2,43 +2,118 @@
 
 import reflex as rx
 
+from webbuilder_app.components.job_card import eta_text, timestamps
 from webbuilder_app.components.layout import signed_in_page
+from webbuilder_app.components.log_view import log_view
 from webbuilder_app.components.status import status_badge
-from webbuilder_app.state.job import JobState
-from webbuilder_app.styles import log_box
-
-STEP_NAMES = ("extract", "install", "typecheck", "build", "publish")
+from webbuilder_app.components.steps import step_timeline
+from webbuilder_app.state.job import JobFeedState, JobState
 
 
-def step_row(name: str) -> rx.Component:
-    step = JobState.job["steps"].to(dict)[name].to(dict)
+def actions() -> rx.Component:
+    job = JobFeedState.job
     return rx.hstack(
-        rx.text(name, weight="medium", width="7rem"),
-        rx.cond(step, rx.badge(step["status"].to(str), variant="soft"), rx.badge("waiting", variant="outline")),
-        rx.cond(step["seconds"], rx.text(step["seconds"].to(str), " s", size="2")),
-        rx.cond(step["cache"], rx.badge("cache ", step["cache"].to(str), color_scheme="cyan", variant="soft")),
-        rx.cond(step["cacheReason"], rx.text(step["cacheReason"].to(str), size="1", color_scheme="gray")),
-        align="center",
-        spacing="3",
-        class_name="step-row",
+        rx.cond(
+            JobFeedState.is_active,
+            rx.button(rx.icon("square", size=16), "Cancel", color_scheme="red", variant="soft",
+                      on_click=JobState.cancel(JobState.viewing_id), id="cancel-job"),
+        ),
+        rx.cond(
+            JobFeedState.can_retry,
+            rx.button(rx.icon("rotate-ccw", size=16), "Retry build", on_click=JobState.retry(JobState.viewing_id), id="retry-job"),
+        ),
+        rx.cond(
+            job["previewUrl"],
+            rx.link(rx.button(rx.icon("external-link", size=16), "View website", class_name="view-website"),
+                    href=job["previewUrl"].to(str), is_external=True),
+        ),
+        spacing="2",
     )
 
 
-def error_list() -> rx.Component:
+def _error_detail(error: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(error["file"].to(str), ":", error["line"].to(str), variant="ghost"), white_space="nowrap"),
+        rx.table.cell(rx.cond(error["code"], rx.badge(error["code"].to(str), color_scheme="red", variant="soft"))),
+        rx.table.cell(error["message"].to(str)),
+        class_name="error-detail",
+    )
+
+
+def error_panel() -> rx.Component:
+    details = JobFeedState.job["errorDetails"].to(list[dict])
     return rx.cond(
-        JobState.job["error"],
-        rx.callout(
+        JobFeedState.job["error"],
+        rx.card(
             rx.vstack(
-                rx.text(JobState.job["error"].to(str), white_space="pre-wrap", font_family="monospace", size="2", id="job-error"),
-                rx.foreach(
-                    JobState.job["errorDetails"].to(list[dict]),
-                    lambda e: rx.text(e["file"], ":", e["line"], ":", e["column"], " ", e["code"], " ", e["message"], size="2", class_name="error-detail"),
+                rx.hstack(rx.icon("circle-x", color="var(--red-10)"), rx.heading("Why the build failed", size="3"), align="center"),
+                rx.text(JobFeedState.job["error"].to(str).split("\n")[0], size="2", weight="medium", id="job-error"),
+                rx.cond(
+                    details.length() > 0,
+                    rx.table.root(
+                        rx.table.header(rx.table.row(
+                            rx.table.column_header_cell("Where"), rx.table.column_header_cell("Code"), rx.table.column_header_cell("Message"),
+                        )),
+                        rx.table.body(rx.foreach(details, _error_detail)),
+                        size="1",
+                        width="100%",
+                        id="error-list",
+                    ),
+                    rx.code_block(JobFeedState.job["error"].to(str), language="log", width="100%", wrap_long_lines=True),
                 ),
+                spacing="3",
+                width="100%",
             ),
-            icon="circle-x",
-            color_scheme="red",
             width="100%",
+            style={"border_left": "3px solid var(--red-9)"},
         ),
+    )
+
+
+def job_view() -> rx.Component:
+    job = JobFeedState.job
+    return rx.vstack(
+        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("My Build Queue", size="2"), align="center", spacing="1"),
+                href="/", color_scheme="gray"),
+        rx.flex(
+            rx.hstack(
+                rx.heading(job["websiteName"].to(str), size="7", id="job-title"),
+                status_badge(job["status"]),
+                rx.cond(job["queuePosition"], rx.badge("Position ", job["queuePosition"].to(int), variant="outline", size="2", id="queue-position")),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            rx.spacer(),
+            actions(),
+            width="100%",
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        rx.hstack(
+            rx.text("Build #", job["id"].to(str), size="2", color_scheme="gray"),
+            rx.text("·", color_scheme="gray"),
+            timestamps(job),
+            eta_text(job),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.vstack(
+            rx.progress(value=job["progress"].to(int), max=100, width="100%"),
+            rx.text(job["currentStep"].to(str), size="2", color_scheme="gray", id="current-step"),
+            width="100%",
+            spacing="1",
+        ),
+        step_timeline(JobFeedState.steps),
+        error_panel(),
+        rx.heading("Log", size="4"),
+        log_view(JobFeedState.log_lines),
+        spacing="4",
+        width="100%",
+        id="job-view",
+        data_status=job["status"].to(str),
     )
 
 
@@ -46,26 +121,10 @@ def error_list() -> rx.Component:
 def job_page() -> rx.Component:
     return rx.cond(
         JobState.not_found,
-        rx.text("This job does not exist or is not yours."),
-        rx.vstack(
-            rx.hstack(
-                rx.heading(JobState.job["websiteName"].to(str), size="6", id="job-title"),
-                status_badge(JobState.job["status"]),
-                rx.spacer(),
-                rx.cond(
-                    JobState.job["previewUrl"],
-                    rx.link(rx.button(rx.icon("external-link", size=16), "View website", class_name="view-website"), href=JobState.job["previewUrl"].to(str), is_external=True),
-                ),
-                width="100%",
-                align="center",
-            ),
-            rx.progress(value=JobState.job["progress"].to(int), max=100, width="100%"),
-            rx.text(JobState.job["currentStep"].to(str), color_scheme="gray", id="current-step"),
-            rx.card(rx.vstack(*[step_row(name) for name in STEP_NAMES], spacing="2"), width="100%"),
-            error_list(),
-            rx.heading("Log", size="3"),
-            rx.box(rx.foreach(JobState.log_lines, lambda line: rx.text(line, size="1")), style=log_box, id="log"),
-            spacing="4",
-            width="100%",
+        rx.callout("This build does not exist or belongs to someone else.", icon="search-x", color_scheme="gray", id="job-not-found"),
+        rx.cond(
+            JobFeedState.job["id"].to(int) == JobState.viewing_id,  # not a previously opened job
+            job_view(),
+            rx.center(rx.spinner(size="3"), padding="4rem"),
         ),
     )

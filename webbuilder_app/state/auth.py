@@ -47,7 +47,9 @@ class AuthState(rx.State):
     def login(self, form: dict):
         try:
             with session_scope() as session:
-                user = accounts.authenticate(session, form.get("username", ""), form.get("password", ""))
+                user = accounts.authenticate(
+                    session, form.get("username", ""), form.get("password", ""), client=self.router.session.client_ip
+                )
         except accounts.AccountError as exc:
             self.auth_error = str(exc)
             return
@@ -64,9 +66,17 @@ class AuthState(rx.State):
         return self._start_session(user)
 
     @rx.event
-    def logout(self):
+    async def logout(self):
         if self.token:
             with session_scope() as session:
                 accounts.revoke_token(session, self.token)
         self.token, self.username, self.is_admin, self._user_id = "", "", False, None
+        # Stop this tab from receiving the signed-out user's live updates.
+        from .feed import FeedState
+        from .job import JobFeedState
+
+        for shared in (FeedState, JobFeedState):
+            view = await self.get_state(shared)
+            if view._linked_to:
+                await view._unlink()
         return rx.redirect("/login")

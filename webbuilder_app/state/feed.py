@@ -26,11 +26,12 @@ from workers.db import session_scope
 from workers.events import CHANNEL_PREFIX
 
 from .auth import AuthState
-from .job import JobState
+from .changes import assign_changed
+from .job import JobFeedState, job_token
+from .notifications import NotificationState
 
 log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.03
-LOG_TAIL_IN_STATE = 200
 
 
 def feed_token(user_id: int) -> str:
@@ -42,17 +43,18 @@ class FeedState(rx.SharedState):
     recent_jobs: list[dict[str, Any]] = []
     notifications: list[dict[str, Any]] = []
     unread_count: int = 0
-    loaded: bool = False
 
     def load(self, user_id: int) -> None:
         with session_scope() as session:
             queue = jobs.user_queue(session, user_id)
             notes = jobs.notifications(session, user_id)
-        self.active_jobs = queue["activeJobs"]
-        self.recent_jobs = queue["completedJobs"]
-        self.notifications = notes["notifications"]
-        self.unread_count = notes["unreadCount"]
-        self.loaded = True
+        assign_changed(
+            self,
+            active_jobs=queue["activeJobs"],
+            recent_jobs=queue["completedJobs"],
+            notifications=notes["notifications"],
+            unread_count=notes["unreadCount"],
+        )
 
     @rx.var
     def active_count(self) -> int:
@@ -67,51 +69,25 @@ class FeedState(rx.SharedState):
             return rx.redirect("/login")
         feed = await self._link_to(feed_token(user_id))
         feed.load(user_id)
-        toasts = await self.get_state(ToastState)
-        toasts.mark_seen(feed.notifications)
-
-
-class ToastState(rx.State):
-    """Per tab: which notifications this tab has already announced."""
-
-    _seen_id: int = 0
-
-    def mark_seen(self, notifications: list[dict]) -> None:
-        self._seen_id = max([self._seen_id, *(n["id"] for n in notifications)])
-
-    @rx.event
-    async def announce(self):
-        auth = await self.get_state(AuthState)
-        user_id = auth.current_user_id()
-        if user_id is None:
-            return
-        with session_scope() as session:
-            fresh = [n for n in jobs.notifications(session, user_id, limit=5)["notifications"] if n["id"] > self._seen_id]
-        self.mark_seen(fresh)
-        events = []
-        for note in reversed(fresh):
-            if note["type"] == "completed":
-                events.append(rx.toast.success(note["title"], description=note["message"]))
-            elif note["type"] == "failed":
-                events.append(rx.toast.error(note["title"], description=note["message"]))
-            else:
-                events.append(rx.toast.info(note["title"], description=note["message"]))
-        return events
+        announcer = await self.get_state(NotificationState)
+        announcer.mark_seen(feed.notifications)
 
 
 async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
+    """Re-read what changed once, into the shared states; Reflex fans the deltas out to the tabs."""
     async with app.modify_state(BaseStateToken(ident=feed_token(user_id), cls=FeedState)) as root:
         feed = await root.get_state(FeedState)
         feed.load(user_id)
         tabs = list(feed._linked_from)
-    # Tab-private views (an open job page, toasts) are asked to re-read through their own handlers,
-    # which check the tab's own sign-in again.
-    wanted = [JobState.refresh_if(job_id) for job_id in changes.job_ids]
-    if changes.notification:
-        wanted.append(ToastState.announce)
-    if not wanted:
+    for job_id in changes.job_ids:
+        async with app.modify_state(BaseStateToken(ident=job_token(job_id), cls=JobFeedState)) as root:
+            job_feed = await root.get_state(JobFeedState)
+            if job_feed._linked_from:  # someone has this job open
+                job_feed.load(user_id, job_id)
+    if not changes.notification:
         return
-    update = StateUpdate(events=[event for spec in wanted for event in Event.from_event_type(spec)])
+    # Toasts are per tab (each tab announces what it has not shown yet), so each tab is asked.
+    update = StateUpdate(events=Event.from_event_type(NotificationState.announce))
     for tab in tabs:
         try:
             await app.event_namespace.emit_update(update, tab)

@@ -6,17 +6,77 @@ import reflex as rx
 
 from workers import events, jobs
 from workers.db import session_scope
+from workers.models import ACTIVE_STATUSES
 
+from .ansi import segments
 from .auth import AuthState
+from .changes import assign_changed
 
+# Deltas resend a whole var, so the page holds a bounded tail; the full log stays on disk.
 LOG_LINES_IN_PAGE = 300
+STEP_LABELS = {"extract": "Extract", "install": "Install", "typecheck": "Type check", "build": "Build", "publish": "Publish"}
+
+
+def step_views(steps: dict) -> list[dict[str, str]]:
+    """The five steps in order, each with a display status, duration and cache outcome."""
+    views = []
+    for name, label in STEP_LABELS.items():
+        info = steps.get(name) or {}
+        seconds = info.get("seconds")
+        views.append({
+            "name": name,
+            "label": label,
+            "status": info.get("status", "waiting"),
+            "duration": f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "",
+            "cache": info.get("cache", ""),
+            "cacheReason": info.get("cacheReason", ""),
+        })
+    return views
+
+
+def read_job(user_id: int, job_id: int) -> dict | None:
+    """The job with its log, as its owner sees it; None for someone else's job or no job."""
+    try:
+        with session_scope() as session:
+            return jobs.job_detail(session, user_id, job_id)
+    except jobs.JobError:
+        return None
+
+
+def job_token(job_id: int) -> str:
+    return f"job{job_id}"  # shared tokens may not contain "_"
+
+
+class JobFeedState(rx.SharedState):
+    """One job's view, shared by every tab that has it open (all of them its owner's: a tab links
+    only after `JobState.load` checked ownership). The relay re-reads it once per change."""
+
+    job: dict[str, Any] = {}
+    steps: list[dict[str, str]] = []
+    log_lines: list[list[dict[str, str]]] = []
+
+    def load(self, user_id: int, job_id: int) -> bool:
+        """Re-read the job as `user_id` sees it; False when it is not theirs (or gone)."""
+        detail = read_job(user_id, job_id)
+        if detail is not None:
+            self.show(detail)
+        return detail is not None
+
+    def show(self, detail: dict) -> None:
+        log_lines = [segments(line) for line in detail.pop("logs")[-LOG_LINES_IN_PAGE:]]
+        assign_changed(self, log_lines=log_lines, steps=step_views(detail["steps"]), job=detail)
+
+    @rx.var
+    def is_active(self) -> bool:
+        return self.job.get("status") in ACTIVE_STATUSES
+
+    @rx.var
+    def can_retry(self) -> bool:
+        return self.job.get("status") in ("failed", "cancelled")
 
 
 class JobState(rx.State):
-    job: dict[str, Any] = {}
-    log_lines: list[str] = []
     not_found: bool = False
-    action_error: str = ""
 
     @rx.var
     def viewing_id(self) -> int:
@@ -28,42 +88,43 @@ class JobState(rx.State):
 
     @rx.event
     async def load(self):
+        """On every load of a job page (and after a reconnect): check ownership, then link this tab
+        to the job's shared view and read the current truth."""
+        user_id = await self._user_id()
+        if user_id is None:
+            return rx.redirect("/login")
+        detail = read_job(user_id, self.viewing_id)
+        self.not_found = detail is None
+        feed = await self.get_state(JobFeedState)
+        if detail is not None:
+            feed = await feed._link_to(job_token(self.viewing_id))
+            feed.show(detail)
+        elif feed._linked_to:
+            return await feed._unlink()  # stop receiving a job this user cannot see
+
+    @rx.event
+    async def cancel(self, job_id: int):
         user_id = await self._user_id()
         if user_id is None:
             return rx.redirect("/login")
         try:
             with session_scope() as session:
-                detail = jobs.job_detail(session, user_id, self.viewing_id)
-        except jobs.JobError:
-            self.job, self.log_lines, self.not_found = {}, [], True
-            return
-        self.log_lines = detail.pop("logs")[-LOG_LINES_IN_PAGE:]
-        self.job, self.not_found = detail, False
-
-    @rx.event
-    async def refresh_if(self, job_id: int):
-        """Sent by the backend's relay when a job of this user changed."""
-        if self.job and job_id == self.viewing_id:
-            return await self.load()
-
-    @rx.event
-    async def cancel(self, job_id: int):
-        user_id = await self._user_id()
-        try:
-            with session_scope() as session:
                 jobs.cancel(session, user_id, job_id)
         except jobs.JobError as exc:
-            return rx.toast.error(str(exc))
+            return rx.toast.error("Could not cancel", description=str(exc))
         events.publish("job_update", user_id, job_id)
+        events.publish("notification", user_id, job_id)
         return rx.toast.info("Cancelling…")
 
     @rx.event
     async def retry(self, job_id: int):
         user_id = await self._user_id()
+        if user_id is None:
+            return rx.redirect("/login")
         try:
             with session_scope() as session:
                 new_job = jobs.retry(session, user_id, job_id)
         except jobs.JobError as exc:
-            return rx.toast.error(str(exc))
+            return rx.toast.error("Could not retry", description=str(exc))
         jobs.after_submit(new_job)
         return [rx.toast.success("Retry queued"), rx.redirect(f"/jobs/{new_job.id}")]

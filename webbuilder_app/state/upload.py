@@ -17,6 +17,7 @@ class UploadState(rx.State):
     site_name: str = ""
     priority_label: str = "Normal"
     uploading: bool = False
+    sent_percent: int = 0
     upload_error: str = ""
 
     @rx.event
@@ -28,21 +29,29 @@ class UploadState(rx.State):
         self.priority_label = value
 
     @rx.event
+    def start(self):
+        self.uploading, self.sent_percent, self.upload_error = True, 0, ""
+
+    @rx.event
+    def track_progress(self, progress: dict):
+        """Browser → server transfer progress, for large uploads."""
+        self.sent_percent = min(100, round(float(progress.get("progress", 0)) * 100))
+
+    @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
         auth = await self.get_state(AuthState)
         user_id = auth.current_user_id()
         if user_id is None:
+            self.uploading = False
             return rx.redirect("/login")
-        self.upload_error = ""
+        # Reflex passes the browser's relative path (a folder's structure) as UploadFile.path.
         named = [((f.path.as_posix() if f.path else f.filename) or "", f.file) for f in files]
         try:
             submitted = await run_in_threadpool(
                 intake.accept, user_id, self.site_name, named, PRIORITIES.get(self.priority_label, 0)
             )
         except (ArchiveError, JobError) as exc:
-            self.upload_error = str(exc)
+            self.uploading, self.upload_error = False, f"Upload refused: {exc}"
             return [rx.toast.error("Upload refused", description=str(exc)), rx.clear_selected_files(UPLOAD_ID)]
-        self.site_name = ""
-        position = submitted.queue_position
-        message = f"Website queued! Position {position}" if position else "Website queued!"
-        return [rx.toast.success(message), rx.clear_selected_files(UPLOAD_ID), rx.redirect(f"/jobs/{submitted.job.id}")]
+        self.site_name, self.uploading = "", False
+        return [rx.toast.success(submitted.message), rx.clear_selected_files(UPLOAD_ID), rx.redirect(f"/jobs/{submitted.job.id}")]

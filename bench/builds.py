@@ -1,0 +1,129 @@
+"""A job's wall time against the raw tools it runs, and an identical re-upload.
+
+- warm: the project's lockfile is in the dependency cache. Raw = `cp -al` of the cached node_modules
+  into a fresh folder + `tsc -b` + `vite build`.
+- cold: a lockfile never seen before (its name field changes every round), npm's own cache warm, as
+  on a service that has built other projects. Raw = `npm ci` in a fresh folder + `tsc -b` + `vite build`.
+- job wall time: from the upload call to the job read back as completed, i.e. intake, the wake through
+  Redis, the claim, the whole pipeline (sandboxed steps included) and publishing.
+- identical re-upload: the same zip again, from the upload call to `completed` (the build cache).
+Rounds alternate raw and job runs, so a change in the machine's load hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.projects import react_project, zip_folder
+from workers import accounts, intake
+from workers.config import settings
+from workers.db import session_scope
+from workers.models import TERMINAL_STATUSES, BuildJob
+
+from .environment import installation, worker
+
+ROUNDS = 3
+IDENTICAL_ROUNDS = 5
+NPM_CI = ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]
+
+
+@dataclass(frozen=True)
+class BuildFigures:
+    warm_job: float
+    warm_raw: float
+    cold_job: float
+    cold_raw: float
+    identical: float
+    identical_max: float
+
+
+def _tools_env(home: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "CI": "1",
+        "npm_config_cache": str(settings().cache_dir / "npm"),
+        "npm_config_update_notifier": "false",
+    }
+
+
+def _project(folder: Path, round_number: int, new_lockfile: bool = False) -> Path:
+    """The tests' react-ts sample with a source file unique to the round (else the build cache
+    would answer) and, for a cold round, a lockfile never seen before."""
+    react_project(folder, **{"src/round.ts": f"export const round = {round_number}\n"})
+    if new_lockfile:
+        for name in ("package.json", "package-lock.json"):
+            data = json.loads((folder / name).read_text())
+            data["name"] = f"bench-{folder.name}"
+            if "packages" in data:
+                data["packages"][""]["name"] = data["name"]
+            (folder / name).write_text(json.dumps(data, indent=2))
+    return folder
+
+
+def _upload(user_id: int, folder: Path) -> tuple[float, BuildJob]:
+    archive = zip_folder(folder, folder.with_suffix(".zip"))
+    began = time.perf_counter()
+    with open(archive, "rb") as stream:
+        job_id = intake.accept(user_id, folder.name, [(archive.name, stream)]).job.id
+    while True:
+        with session_scope() as session:
+            job = session.get(BuildJob, job_id)
+        if job.status in TERMINAL_STATUSES:
+            elapsed = time.perf_counter() - began
+            if job.status != "completed":
+                raise SystemExit(f"bench job {job_id} {job.status}: {job.error}")
+            return elapsed, job
+        time.sleep(0.01)
+
+
+def _raw(folder: Path, cached_modules: Path | None) -> float:
+    """The tools alone, in a fresh copy of the project."""
+    home = folder.parent / f"{folder.name}-home"
+    home.mkdir()
+    env = _tools_env(home)
+    began = time.perf_counter()
+    if cached_modules is not None:
+        subprocess.run(["cp", "-al", str(cached_modules), str(folder / "node_modules")], check=True)
+    else:
+        subprocess.run(NPM_CI, cwd=folder, env=env, check=True, capture_output=True)
+    subprocess.run([str(folder / "node_modules/.bin/tsc"), "-b"], cwd=folder, env=env, check=True, capture_output=True)
+    subprocess.run([str(folder / "node_modules/.bin/vite"), "build"], cwd=folder, env=env, check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def _cached_modules(job: BuildJob) -> Path:
+    digest = job.steps["install"]["cacheKey"]
+    return settings().cache_dir / "deps" / digest / "node_modules"
+
+
+def run(redis_url: str, log=print) -> BuildFigures:
+    with installation(redis_url, WEBBUILDER_MAX_CONCURRENT_BUILDS="1") as workdir, worker():
+        with session_scope() as session:
+            user = accounts.register(session, "bench", "password123").id
+        log("  warming up: first build fills npm's cache and the dependency cache")
+        _, first = _upload(user, _project(workdir / "warmup", 0))
+        cached = _cached_modules(first)
+        warm_job, warm_raw, cold_job, cold_raw = [], [], [], []
+        for n in range(1, ROUNDS + 1):
+            warm_raw.append(_raw(_project(workdir / f"raw-warm-{n}", n), cached))
+            warm_job.append(_upload(user, _project(workdir / f"warm-{n}", n))[0])
+            cold_raw.append(_raw(_project(workdir / f"raw-cold-{n}", n, new_lockfile=True), None))
+            cold_job.append(_upload(user, _project(workdir / f"cold-{n}", n, new_lockfile=True))[0])
+            log(f"  round {n}: warm job {warm_job[-1]:.2f} s / raw {warm_raw[-1]:.2f} s, cold job {cold_job[-1]:.2f} s / raw {cold_raw[-1]:.2f} s")
+        identical = []
+        for n in range(IDENTICAL_ROUNDS):
+            again = workdir / f"identical-{n}"
+            shutil.copytree(workdir / f"warm-{ROUNDS}", again)
+            identical.append(_upload(user, again)[0])
+        log(f"  identical re-uploads: {', '.join(f'{s * 1000:.0f} ms' for s in identical)}")
+    median = statistics.median
+    return BuildFigures(median(warm_job), median(warm_raw), median(cold_job), median(cold_raw), median(identical), max(identical))

@@ -1,0 +1,139 @@
+"""Two users: Bob tries every endpoint and every state handler on Alice's ids. He sees "not found",
+and nothing of Alice's changes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.api.conftest import auth, sign_up, upload_zip
+from tests.helpers import job
+from workers import accounts
+from workers.db import session_scope
+from workers.models import UserNotification
+
+BASE = "/api/website-builder"
+
+
+@pytest.fixture
+def alices_things(api, make_zip) -> dict:
+    """Alice's queued job, a cancelled one, her notifications and an API token."""
+    alice = sign_up(api, "alice")
+    queued = upload_zip(api, alice, make_zip("queued"))["website"]
+    cancelled = upload_zip(api, alice, make_zip("cancelled"))["website"]
+    api.post(f"{BASE}/jobs/{cancelled['buildJobId']}/cancel", headers=auth(alice))
+    note = api.get(f"{BASE}/user/notifications", headers=auth(alice)).json()["notifications"][0]["id"]
+    token = api.post("/api/auth/tokens", headers=auth(alice), json={"name": "ci"}).json()
+    return {
+        "token": alice, "api_token": token["token"], "api_token_id": token["id"], "website": queued["id"],
+        "job": queued["buildJobId"], "cancelled_job": cancelled["buildJobId"], "note": note,
+    }
+
+
+def unread(user_token: str, api) -> int:
+    return api.get(f"{BASE}/user/notifications", headers=auth(user_token)).json()["unreadCount"]
+
+
+def test_every_endpoint_hides_other_users_objects(api, alices_things):
+    a = alices_things
+    bob = auth(sign_up(api, "bob"))
+    alice_unread = unread(a["token"], api)
+    attempts = [
+        ("GET", f"{BASE}/{a['website']}/build-status"),
+        ("GET", f"{BASE}/jobs/{a['job']}"),
+        ("GET", f"{BASE}/jobs/{a['job']}/logs"),
+        ("POST", f"{BASE}/jobs/{a['job']}/cancel"),
+        ("POST", f"{BASE}/jobs/{a['cancelled_job']}/retry"),
+        ("PATCH", f"{BASE}/user/notifications/{a['note']}/read"),
+        ("DELETE", f"/api/auth/tokens/{a['api_token_id']}"),
+    ]
+    for method, path in attempts:
+        response = api.request(method, path, headers=bob)
+        assert response.status_code == 404, f"{method} {path} answered {response.status_code}"
+        assert response.json()["message"].endswith("not found.")
+
+    assert api.post(f"{BASE}/user/notifications/read-all", headers=bob).json()["updated"] == 0
+    queue = api.get(f"{BASE}/user/queue", headers=bob).json()
+    assert queue["activeJobs"] == queue["completedJobs"] == []
+    assert api.get(f"{BASE}/user/notifications", headers=bob).json()["notifications"] == []
+    assert api.get("/api/auth/tokens", headers=bob).json()["tokens"] == []
+
+    # Alice's things are as they were.
+    assert job(a["job"]).status == "queued" and job(a["job"]).cancel_requested is False
+    assert api.get(f"{BASE}/user/queue", headers=auth(a["token"])).json()["totalActive"] == 1
+    assert unread(a["token"], api) == alice_unread
+    assert api.get(f"{BASE}/user/queue", headers=auth(a["api_token"])).status_code == 200
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def states_signed_in_as(token: str):
+    """A fresh state tree for one browser tab whose stored sign-in token is `token`."""
+    from reflex.state import State
+
+    from webbuilder_app.state.auth import AuthState
+
+    root = State()
+    (await root.get_state(AuthState)).token = token
+    return root
+
+
+def test_every_state_handler_hides_other_users_objects(api, alices_things):
+    from reflex.istate.data import RouterData
+
+    from webbuilder_app.state.job import JobState
+    from webbuilder_app.state.notifications import NotificationState
+    from webbuilder_app.state.tokens import TokensState
+
+    a = alices_things
+    bob_token = sign_up(api, "bob")
+    alice_unread = unread(a["token"], api)
+
+    async def bob_tries():
+        root = await states_signed_in_as(bob_token)
+        job_state = await root.get_state(JobState)
+        root.router = RouterData.from_router_data({"pathname": f"/jobs/{a['job']}", "asPath": f"/jobs/{a['job']}"})
+        assert job_state.viewing_id == a["job"]
+        await JobState.load.fn(job_state)
+        assert job_state.not_found is True and job_state.job == {}
+        await JobState.cancel.fn(job_state, a["job"])
+        await JobState.retry.fn(job_state, a["cancelled_job"])
+
+        notes = await root.get_state(NotificationState)
+        followed = await NotificationState.open.fn(notes, a["note"])
+        assert "/jobs/" not in str(followed)  # not sent to the page Alice's notification points at
+        await NotificationState.mark_all_read.fn(notes)
+
+        tokens = await root.get_state(TokensState)
+        await TokensState.load.fn(tokens)
+        assert tokens.tokens == []
+        await TokensState.revoke.fn(tokens, a["api_token_id"])
+
+    run(bob_tries())
+    assert job(a["job"]).status == "queued" and job(a["job"]).cancel_requested is False
+    assert [j["id"] for j in api.get(f"{BASE}/user/queue", headers=auth(a["token"])).json()["activeJobs"]] == [a["job"]]
+    assert unread(a["token"], api) == alice_unread
+    with session_scope() as session:
+        assert session.get(UserNotification, a["note"]).read is False
+        assert accounts.user_for_token(session, a["api_token"]).username == "alice"
+
+
+def test_a_tab_with_a_revoked_token_is_signed_out(api, alices_things):
+    from webbuilder_app.state.auth import AuthState
+    from webbuilder_app.state.job import JobState
+
+    a = alices_things
+
+    async def use_revoked():
+        root = await states_signed_in_as(a["api_token"])
+        with session_scope() as session:
+            accounts.revoke_token(session, a["api_token"])
+        job_state = await root.get_state(JobState)
+        await JobState.cancel.fn(job_state, a["job"])
+        return (await root.get_state(AuthState)).username
+
+    assert run(use_revoked()) == ""
+    assert job(a["job"]).status == "queued"

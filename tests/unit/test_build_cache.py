@@ -1,0 +1,133 @@
+"""Identical uploads: answered at once from a recent build, or attached to the identical build in
+progress. Static sites keep these builds real and fast (run in this process)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from tests.helpers import job, make_user, queue_project
+from tests.projects import static_site
+from workers import build_cache, jobs
+from workers.config import settings
+from workers.db import session_scope
+from workers.models import BuildJob, JobStatus, utcnow
+from workers.pipeline import run_job
+from workers.scheduler import claim_next_job
+
+
+def build_next() -> int:
+    with session_scope() as session:
+        claimed = claim_next_job(session, "test-worker")
+        job_id = claimed.id
+    run_job(job_id, "test-worker")
+    return job_id
+
+
+def notes(user_id: int, job_id: int) -> list[str]:
+    with session_scope() as session:
+        return [n["type"] for n in jobs.notifications(session, user_id)["notifications"] if n["jobId"] == job_id]
+
+
+def site_file(job_id: int):
+    return settings().sites_dir / job(job_id).site_slug / "index.html"
+
+
+def test_fingerprint_covers_paths_and_contents(tmp_path):
+    one = static_site(tmp_path / "one", "same")
+    two = static_site(tmp_path / "two", "same")
+    assert build_cache.fingerprint(one) == build_cache.fingerprint(two)
+    (two / "index.html").write_text("<h1>changed</h1>")
+    assert build_cache.fingerprint(one).digest != build_cache.fingerprint(two).digest
+    (two / "index.html").unlink()
+    static_site(tmp_path / "three", "same").joinpath("index.html").rename(tmp_path / "three" / "home.html")
+    assert build_cache.fingerprint(one).digest != build_cache.fingerprint(tmp_path / "three").digest
+
+
+def test_identical_upload_completes_at_once_with_the_same_site(env, tmp_path):
+    alice, bob = make_user("alice"), make_user("bob")
+    first = queue_project(alice, static_site(tmp_path / "a", "cached site"))
+    assert job(first).build_cache == "miss"
+    assert job(first).build_cache_reason == "no identical upload built in the last 24 h"
+    build_next()
+
+    again = queue_project(bob, static_site(tmp_path / "b", "cached site"), "Bob's copy")
+    hit = job(again)
+    assert hit.status == "completed" and hit.progress == 100
+    assert (hit.build_cache, hit.build_cache_reason) == ("hit", "identical upload built just now")
+    assert hit.preview_url and hit.site_slug != job(first).site_slug  # its own origin
+    assert os.path.samefile(site_file(again), site_file(first))  # hard link, no copy
+    assert all(step["cache"] == "hit" for step in hit.steps.values())
+    assert notes(bob, again) == ["completed"]
+    with session_scope() as session:
+        view = jobs.job_detail(session, bob, again)
+    assert (view["buildCache"], view["currentStep"], view["queuePosition"]) == ("hit", "completed (cache hit)", None)
+
+
+def test_builds_older_than_a_day_are_not_reused(env, tmp_path):
+    user = make_user()
+    queue_project(user, static_site(tmp_path / "a", "old site"))
+    old = build_next()
+    with session_scope() as session:
+        session.exec(update(BuildJob).where(BuildJob.id == old).values(completed_at=utcnow() - timedelta(hours=25)))
+    again = job(queue_project(user, static_site(tmp_path / "b", "old site")))
+    assert (again.status, again.build_cache) == ("queued", "miss")
+
+
+def test_identical_upload_follows_the_build_in_progress_and_completes_with_it(env, tmp_path):
+    alice, bob = make_user("alice"), make_user("bob")
+    leader = queue_project(alice, static_site(tmp_path / "a", "twin"))
+    follower = queue_project(bob, static_site(tmp_path / "b", "twin"))
+    waiting = job(follower)
+    assert (waiting.status, waiting.follows_job_id, waiting.build_cache) == ("pending", leader, "follow")
+    with session_scope() as session:
+        view = jobs.job_detail(session, bob, follower)
+        leader_eta = jobs.job_detail(session, alice, leader)["estimatedTimeRemaining"]
+    assert view["queuePosition"] is None and view["estimatedTimeRemaining"] == leader_eta
+    assert view["currentStep"] == "waiting for an identical build"
+
+    assert build_next() == leader  # the follower is never dispatched itself
+    done = job(follower)
+    assert done.status == "completed" and done.build_cache == "hit"
+    assert os.path.samefile(site_file(follower), site_file(leader))
+    assert notes(bob, follower) == ["completed", "queued"]
+
+
+def test_follower_fails_with_its_leader(env, tmp_path):
+    user = make_user()
+    leader = queue_project(user, static_site(tmp_path / "a", "doomed"))
+    follower = queue_project(user, static_site(tmp_path / "b", "doomed"))
+    with session_scope() as session:  # how the pipeline ends a failed build
+        failed = session.get(BuildJob, leader)
+        failed.status, failed.completed_at = JobStatus.FAILED, utcnow()
+        failed.error, failed.current_step = "build: vite build failed:\nsomething broke", "failed at build"
+    build_cache.release_followers()
+    lost = job(follower)
+    assert (lost.status, lost.error, lost.current_step) == ("failed", "build: vite build failed:\nsomething broke", "failed at build")
+    assert notes(user, follower)[0] == "failed"
+
+
+def test_cancelling_the_leader_leaves_followers_to_build_on_their_own(env, tmp_path):
+    alice, bob = make_user("alice"), make_user("bob")
+    leader = queue_project(alice, static_site(tmp_path / "a", "shared"))
+    follower = queue_project(bob, static_site(tmp_path / "b", "shared"))
+    with session_scope() as session:
+        jobs.cancel(session, alice, leader)
+    build_cache.release_followers()
+    detached = job(follower)
+    assert (detached.status, detached.follows_job_id, detached.build_cache) == ("queued", None, "miss")
+    assert build_next() == follower
+    assert job(follower).status == "completed"
+
+
+def test_cancelling_a_follower_leaves_its_leader_alone(env, tmp_path):
+    user = make_user()
+    leader = queue_project(user, static_site(tmp_path / "a", "solo"))
+    follower = queue_project(user, static_site(tmp_path / "b", "solo"))
+    with session_scope() as session:
+        jobs.cancel(session, user, follower)
+    assert job(follower).status == "cancelled"
+    assert build_next() == leader
+    assert job(leader).status == "completed" and job(follower).status == "cancelled"

@@ -1,0 +1,95 @@
+"""The node_modules cache: hard-link restore, LRU eviction within its size bound, and safety when
+builds share it (restores never lose their entry to eviction; concurrent stores of one key)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from workers.deps_cache import DependencyCache, key_for
+
+KB = 1024
+
+
+def project_with_modules(folder: Path, marker: str, size: int = KB) -> Path:
+    modules = folder / "node_modules" / "pkg"
+    modules.mkdir(parents=True)
+    (modules / "index.js").write_text(marker.ljust(size, "x"))
+    (folder / "node_modules" / ".bin").mkdir()
+    (folder / "node_modules" / ".bin" / "pkg").symlink_to("../pkg/index.js")
+    return folder
+
+
+def set_last_used(cache: DependencyCache, digest: str, moment: float) -> None:
+    os.utime(cache.root / digest / "used", (moment, moment))
+
+
+def test_key_depends_on_lockfile_and_toolchain(tmp_path):
+    project = tmp_path / "p"
+    project.mkdir()
+    assert key_for(project, "node v20").reason == "no lockfile"
+    (project / "package-lock.json").write_text('{"lockfileVersion": 3}')
+    first = key_for(project, "node v20").digest
+    assert first == key_for(project, "node v20").digest
+    assert first != key_for(project, "node v22").digest
+    (project / "package-lock.json").write_text('{"lockfileVersion": 3, "x": 1}')
+    assert first != key_for(project, "node v20").digest
+
+
+def test_restore_hard_links_what_was_stored(tmp_path):
+    cache = DependencyCache(tmp_path / "cache", max_bytes=10 * KB)
+    built = project_with_modules(tmp_path / "built", "react")
+    assert cache.restore("a" * 64, tmp_path / "nothing") is False
+    cache.store("a" * 64, built)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert cache.restore("a" * 64, fresh) is True
+    assert os.path.samefile(fresh / "node_modules/pkg/index.js", built / "node_modules/pkg/index.js")
+    assert os.readlink(fresh / "node_modules/.bin/pkg") == "../pkg/index.js"
+    assert [e.size for e in cache.entries()] == [KB]
+
+
+def test_least_recently_used_entries_are_evicted_past_the_bound(tmp_path):
+    cache = DependencyCache(tmp_path / "cache", max_bytes=int(2.5 * KB))
+    digests = ["a" * 64, "b" * 64, "c" * 64]
+    for index, digest in enumerate(digests[:2]):
+        cache.store(digest, project_with_modules(tmp_path / f"p{index}", digest))
+    set_last_used(cache, digests[0], 2_000_000_000)  # "a" was restored recently, "b" long ago
+    set_last_used(cache, digests[1], 1_000_000_000)
+    cache.store(digests[2], project_with_modules(tmp_path / "p2", digests[2]))
+    assert sorted(e.digest for e in cache.entries()) == [digests[0], digests[2]]
+    assert not any(p.name.startswith(".trash") for p in cache.root.iterdir())
+
+
+def test_eviction_waits_for_a_restore_in_progress(tmp_path):
+    cache = DependencyCache(tmp_path / "cache", max_bytes=10 * KB)
+    cache.store("a" * 64, project_with_modules(tmp_path / "p", "a", size=20 * KB))  # alone: kept
+    evicted: list[str] = []
+    with cache._locked(exclusive=False):  # what a restore holds while it links
+        evictor = threading.Thread(target=lambda: evicted.extend(cache.evict()))
+        evictor.start()
+        evictor.join(timeout=0.5)
+        assert evictor.is_alive(), "eviction ran while a restore held the cache"
+        assert (cache.root / ("a" * 64) / "node_modules").is_dir()
+    evictor.join()
+    assert evicted == ["a" * 64]
+
+
+def test_concurrent_stores_of_one_key_leave_one_complete_entry(tmp_path):
+    cache = DependencyCache(tmp_path / "cache", max_bytes=100 * KB)
+    projects = [project_with_modules(tmp_path / f"p{i}", "same") for i in range(4)]
+    barrier = threading.Barrier(len(projects))
+
+    def store(project: Path) -> None:
+        barrier.wait()
+        cache.store("d" * 64, project)
+
+    threads = [threading.Thread(target=store, args=(p,)) for p in projects]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [e.digest for e in cache.entries()] == ["d" * 64]
+    assert sorted(p.name for p in cache.root.iterdir()) == [".lock", "d" * 64]
+    assert (cache.root / ("d" * 64) / "node_modules/pkg/index.js").read_text().startswith("same")

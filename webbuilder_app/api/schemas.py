@@ -1,0 +1,163 @@
+"""Request and response bodies as they appear in the OpenAPI document.
+
+The engine (workers/) builds the camelCase dicts; these models describe them for the docs and for
+schema-driven clients. Response models allow extra keys, so a field the engine adds later is passed
+through instead of silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorBody(BaseModel):
+    success: bool = False
+    message: str = Field(description="What went wrong, in words meant for the user.")
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["alice"])
+    password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery"])
+
+
+class NewAccount(BaseModel):
+    """The rules are documented here and enforced by workers.accounts, whose messages are clearer."""
+
+    username: str = Field(max_length=64, examples=["alice"], json_schema_extra={"pattern": r"^[A-Za-z0-9_.-]{3,32}$"},
+                          description="3–32 letters, digits, '.', '_' or '-'")
+    password: str = Field(max_length=1024, examples=["correct horse battery"], json_schema_extra={"minLength": 8})
+
+
+class UserView(Open):
+    id: int
+    username: str
+    isAdmin: bool
+    createdAt: str
+
+
+class SignedIn(Open):
+    success: bool = True
+    token: str = Field(description="Bearer token: send `Authorization: Bearer <token>`.")
+    user: UserView
+
+
+class Done(Open):
+    success: bool = True
+
+
+class NewTokenRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=100, examples=["github-actions"],
+                      json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f][^\u0000-\u001f\u007f]*$"})
+
+
+class TokenView(Open):
+    id: int
+    name: str
+    createdAt: str
+    lastUsedAt: str | None
+
+
+class NewToken(TokenView):
+    token: str = Field(description="The token itself; shown only in this response.")
+
+
+class TokenList(Open):
+    success: bool = True
+    tokens: list[TokenView]
+
+
+class JobView(Open):
+    id: int
+    jobId: int
+    websiteId: int
+    websiteName: str
+    status: str = Field(description="pending | queued | building | running | completed | failed | cancelled")
+    priority: int
+    progress: int = Field(description="0–100")
+    currentStep: str
+    queuePosition: int | None = Field(description="1 = next to start; null unless queued")
+    estimatedTimeRemaining: int | None = Field(description="seconds until done (queued: wait + build); null when finished")
+    estimatedStartIn: int | None = Field(default=None, description="seconds until a queued job starts; null unless queued")
+    buildCache: str | None = Field(default=None, description="hit (identical recent build reused) | miss | follow (attached to an identical build in progress)")
+    buildCacheReason: str | None = Field(default=None, description="why the build cache hit or missed")
+    followsJobId: int | None = Field(default=None, description="the identical build a pending job follows")
+    createdAt: str | None
+    startedAt: str | None
+    completedAt: str | None
+    previewUrl: str | None
+    error: str | None
+
+
+class JobDetail(JobView):
+    success: bool = True
+    logs: list[str]
+
+
+class Queue(Open):
+    success: bool = True
+    activeJobs: list[JobView]
+    completedJobs: list[JobView] = Field(description="The last 10 finished jobs, newest first.")
+    totalActive: int
+
+
+class NotificationView(Open):
+    id: int
+    jobId: int | None
+    type: str
+    title: str
+    message: str
+    actionUrl: str | None
+    read: bool
+    createdAt: str | None
+
+
+class Notifications(Open):
+    success: bool = True
+    notifications: list[NotificationView] = Field(description="The last 50, newest first.")
+    unreadCount: int
+
+
+class Updated(Open):
+    success: bool = True
+    updated: int = Field(description="How many notifications changed from unread to read.")
+
+
+class UploadedWebsite(Open):
+    id: int
+    name: str
+    type: str
+    buildJobId: int
+
+
+class Uploaded(Open):
+    success: bool = True
+    website: UploadedWebsite
+    queuePosition: int | None
+    message: str
+
+
+class Cancelled(Open):
+    success: bool = True
+    jobId: int
+    status: str
+    cancelRequested: bool
+
+
+class Retried(Open):
+    success: bool = True
+    jobId: int
+    websiteId: int
+    retryOf: int
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the refusals a route can answer with (always JSON, even on
+    routes whose success is plain text)."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {status: {"model": ErrorBody, "content": {"application/json": {"schema": schema}}} for status in statuses}

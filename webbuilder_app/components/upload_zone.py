@@ -1,0 +1,89 @@
+"""The drop zone: a .zip, or a whole folder (dropped, or picked with the folder button).
+
+Browsers give dropped folder files paths like "/my-site/src/main.tsx"; Reflex keeps only the base
+name of a path that starts with "/", which would flatten the project. The zone reads dropped files
+with react-dropzone's own reader and strips the leading "/" (and "./"), so the folder structure
+reaches the server intact; the server still checks every name (workers/archive.py).
+"""
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import Var, VarData
+from reflex_base.components.component import field
+from reflex_components_core.core.upload import Upload, get_upload_files_context_var_data
+
+from webbuilder_app.state.upload import UPLOAD_ID
+
+_FILES = f"(filesById[{UPLOAD_ID!r}] ?? [])"
+
+RELATIVE_PATHS = Var(
+    _js_expr="""async (event) => (await fromEvent(event)).map(f => {
+    if (!(f instanceof File)) return f;
+    const relative = (f.path || f.name).replace(/^(\\.?\\/)+/, "");
+    if (relative === f.path) return f;
+    const copy = new File([f], f.name, {type: f.type, lastModified: f.lastModified});
+    Object.defineProperty(copy, "path", {value: relative});
+    return copy;
+})""",
+    _var_data=VarData(imports={"file-selector": "fromEvent"}),
+)
+
+
+class ProjectUpload(Upload):
+    """rx.upload plus react-dropzone's `getFilesFromEvent`, which Reflex does not expose."""
+
+    get_files_from_event: Var[Any] = field(doc="Reads the files of a drop or a file-input change.")
+
+    @classmethod
+    def create(cls, *children, **props):
+        Upload.is_used = True  # Reflex serves its upload endpoint only when this flag is on Upload itself
+        return super().create(*children, **props)
+
+
+def _selection(expression: str, var_type: type) -> Var:
+    return Var(_js_expr=expression, _var_data=get_upload_files_context_var_data()).to(var_type)
+
+
+selected_count = _selection(f"{_FILES}.length", int)
+selection_summary = _selection(
+    f"""(() => {{ const files = {_FILES}; if (files.length === 0) return "";
+  if (files.length === 1) return files[0].name;
+  const top = (files[0].path || "").replace(/^(\\.?\\/)+/, "").split("/")[0];
+  return `${{files.length}} files from folder ${{top}}`; }})()""",
+    str,
+)
+
+PICK_FOLDER_SCRIPT = f"""(() => {{
+  const input = document.querySelector("#{UPLOAD_ID} input[type=file]");
+  input.setAttribute("webkitdirectory", "");
+  input.addEventListener("change", () => input.removeAttribute("webkitdirectory"), {{once: true}});
+  input.click();
+}})()"""
+
+
+def upload_zone() -> rx.Component:
+    return ProjectUpload.create(
+        rx.vstack(
+            rx.icon("cloud-upload", size=32, color="var(--accent-9)"),
+            rx.text("Drop a .zip of your project, or its folder, here", weight="medium"),
+            rx.text("or click to choose a .zip — React, Vite and TypeScript projects, or a static site", size="1", color_scheme="gray"),
+            align="center",
+            spacing="1",
+        ),
+        id=UPLOAD_ID,
+        multiple=True,
+        get_files_from_event=RELATIVE_PATHS,
+        border="2px dashed var(--gray-a7)",
+        border_radius="12px",
+        padding="2rem",
+        width="100%",
+        cursor="pointer",
+        background="var(--gray-a2)",
+        drag_active_style={"border_color": "var(--accent-9)", "background": "var(--accent-a3)"},
+    )
+
+
+def pick_folder_button() -> rx.Component:
+    return rx.button(rx.icon("folder-open", size=16), "Choose a folder", variant="soft", color_scheme="gray",
+                     on_click=rx.call_script(PICK_FOLDER_SCRIPT), id="pick-folder", type="button")

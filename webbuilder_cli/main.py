@@ -1,0 +1,172 @@
+"""The `webbuilder` command. Configured by WEBBUILDER_URL and WEBBUILDER_TOKEN (or --url/--token).
+
+Exit status: 0 success; 1 the build failed or was cancelled, or the server refused; 2 bad usage or
+configuration. Progress and messages go to stderr; stdout carries only results a script may capture
+(the job id, the preview URL, logs, tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from webbuilder_cli.client import ApiClient, ApiError
+from webbuilder_cli.progress import describe, follow
+
+DEFAULT_URL = "http://localhost:3000"
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit status 2."""
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="webbuilder", description="Build websites on a webbuilder server.")
+    top.add_argument("--url", default=None, help=f"server URL (default: $WEBBUILDER_URL or {DEFAULT_URL})")
+    top.add_argument("--token", default=None, help="API token (default: $WEBBUILDER_TOKEN)")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    submit = commands.add_parser("submit", help="upload a project folder or .zip and queue its build")
+    submit.add_argument("path", type=Path, metavar="DIR_OR_ZIP")
+    submit.add_argument("--name", required=True, help="the website's name")
+    submit.add_argument("--priority", type=int, default=0, help="higher builds sooner (-10..10)")
+    submit.add_argument("--wait", action="store_true", help="show progress until the build ends; fail if it fails")
+
+    status = commands.add_parser("status", help="your queue, or one job")
+    status.add_argument("job", type=int, nargs="?", metavar="JOB")
+    status.add_argument("--json", action="store_true", help="print the API's JSON")
+
+    for name, text in (("logs", "print a job's whole build log"), ("cancel", "cancel a job"), ("retry", "build a failed or cancelled job again")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("job", type=int, metavar="JOB")
+
+    admin = commands.add_parser("admin", help="work on the server's database directly").add_subparsers(dest="admin_command", required=True)
+    user = admin.add_parser("create-user", help="create a user")
+    user.add_argument("username")
+    user.add_argument("--admin", action="store_true", help="may use any priority")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of prompting")
+    token = admin.add_parser("create-token", help="create an API token for a user and print it")
+    token.add_argument("username")
+    token.add_argument("--name", required=True, help="what the token is for, e.g. github-actions")
+    return top
+
+
+def client_from(args: argparse.Namespace) -> ApiClient:
+    url = args.url or os.environ.get("WEBBUILDER_URL", "").strip() or DEFAULT_URL
+    token = args.token or os.environ.get("WEBBUILDER_TOKEN", "").strip()
+    if not token:
+        raise UsageError("set WEBBUILDER_TOKEN to an API token (create one on the API tokens page, or with `webbuilder admin create-token`)")
+    return ApiClient(url, token)
+
+
+def cmd_submit(client: ApiClient, args: argparse.Namespace) -> int:
+    if not args.path.exists():
+        raise UsageError(f"{args.path} does not exist")
+    uploaded = client.upload(args.path, args.name, args.priority)
+    job_id = uploaded["website"]["buildJobId"]
+    err.print(f"{uploaded['message']} (job {job_id}, website {uploaded['website']['id']})")
+    if not args.wait:
+        out.print(job_id)
+        return 0
+    job = follow(client, job_id, err)
+    return report_end(job)
+
+
+def report_end(job: dict) -> int:
+    if job["status"] == "completed":
+        err.print(f"[green]✓ built[/green] {job['websiteName']}")
+        out.print(job["previewUrl"])
+        return 0
+    if job["status"] == "cancelled":
+        err.print(f"[yellow]✗ build {job['id']} was cancelled[/yellow]")
+        return 1
+    err.print(f"[red]✗ build {job['id']} failed[/red]")
+    err.print(job.get("error") or "no error message was recorded", markup=False)
+    return 1
+
+
+def jobs_table(title: str, jobs: list[dict]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("Job", "Website", "Status", "Progress", "Preview / error"):
+        table.add_column(column)
+    for job in jobs:
+        first_error_line = next(iter((job.get("error") or "").splitlines()), "")
+        table.add_row(str(job["id"]), job["websiteName"], describe(job), f"{job['progress']}%", job.get("previewUrl") or first_error_line)
+    return table
+
+
+def cmd_status(client: ApiClient, args: argparse.Namespace) -> int:
+    data = client.job(args.job) if args.job else client.queue()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    elif args.job:
+        out.print(f"job {data['id']} · {data['websiteName']} · {describe(data)} · {data['progress']}%")
+        if data.get("previewUrl"):
+            out.print(data["previewUrl"])
+        if data.get("error"):
+            out.print(data["error"], markup=False)
+    else:
+        out.print(jobs_table(f"Active builds ({data['totalActive']})", data["activeJobs"]))
+        out.print(jobs_table("Recent builds", data["completedJobs"]))
+    return 0
+
+
+def cmd_job_action(client: ApiClient, args: argparse.Namespace) -> int:
+    if args.command == "logs":
+        sys.stdout.write(client.logs(args.job))
+    elif args.command == "cancel":
+        result = client.cancel(args.job)
+        err.print("cancelled" if result["status"] == "cancelled" else "cancel requested; the build stops shortly")
+    else:
+        result = client.retry(args.job)
+        err.print(f"retry queued as job {result['jobId']}")
+        out.print(result["jobId"])
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    from webbuilder_cli import admin  # imports the engine and the database driver
+    from workers.accounts import AccountError
+
+    try:
+        if args.admin_command == "create-user":
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+            user_id = admin.create_user(args.username, password, is_admin=args.admin)
+            err.print(f"created user {args.username} (id {user_id})")
+        else:
+            out.print(admin.create_token(args.username, args.name))
+    except AccountError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "admin":
+            return cmd_admin(args)
+        client = client_from(args)
+        try:
+            handler = {"submit": cmd_submit, "status": cmd_status}.get(args.command, cmd_job_action)
+            return handler(client, args)
+        finally:
+            client.close()
+    except UsageError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    except ApiError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted; the build goes on on the server")
+        return 130
