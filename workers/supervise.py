@@ -8,6 +8,7 @@ backoff (a SIGKILLed Dramatiq worker takes its master down with it); Ctrl-C stop
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 10
 MAX_BACKOFF_SECONDS = 30
 STABLE_SECONDS = 60
+PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("webbuilder.supervise")
 
@@ -41,7 +43,7 @@ class Child:
 
     def start(self) -> None:
         log.info("starting %s: %s", self.name, " ".join(self.argv))
-        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, start_new_session=True)
+        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, preexec_fn=_own_group_dying_with_us)
         self.started_at = time.monotonic()
 
     def signal_group(self, sig: int) -> None:
@@ -50,6 +52,14 @@ class Child:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:
                 pass
+
+
+def _own_group_dying_with_us() -> None:
+    """In the child before exec: a process group of its own (so it can be stopped as a whole), and
+    SIGTERM when the supervisor dies, even by SIGKILL, so no worker outlives it. The supervisor is
+    single-threaded, where preexec_fn is safe."""
+    os.setsid()
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def child_env(redis_url: str) -> dict[str, str]:
