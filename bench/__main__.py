@@ -1,7 +1,8 @@
-"""`python -m bench`: every benchmark of the scheduler and caches, then a table, also written to
-bench/RESULTS.md with the command, the date, the machine and its load.
+"""`python -m bench`: every benchmark (builds and caches, dispatcher, live-update latency, the
+priority/fairness trace), then a table, also written to bench/RESULTS.md with the command, the date,
+the machine and its load.
 
-    python -m bench [--only builds,dispatch,fairness]
+    python -m bench [--only builds,dispatch,fairness,latency]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     wanted = parser.parse_args().only.split(",")
-    rows, trace, loads = [], "", [f"at start: {_load()}"]
+    rows, trace, breakdown, loads = [], "", "", [f"at start: {_load()}"]
     with valkey() as redis_url:
         if "builds" in wanted:
             print("builds (react-ts sample, median of rounds):")
@@ -45,6 +46,10 @@ def main() -> None:
             rows.append(_row("cold job ÷ raw (`npm ci` + tsc + vite build)", f"{b.cold_job:.2f} s ÷ {b.cold_raw:.2f} s = **{cold:.2f}**", "≤ 1.2", cold <= 1.2))
             rows.append(_row("identical re-upload → completed", f"median **{b.identical * 1000:.0f} ms** (max {b.identical_max * 1000:.0f} ms)", "≤ 1 s", b.identical_max <= 1.0))
             loads.append(f"after builds: {_load()}")
+            breakdown = "\n".join(
+                ["| part | warm (s) | cold (s) |", "|---|---|---|"]
+                + [f"| {part} | {b.breakdown['warm'][part]:.2f} | {b.breakdown['cold'][part]:.2f} |" for part in b.breakdown["warm"]]
+            )
         if "dispatch" in wanted:
             print("dispatcher pick:")
             d = dispatch.run(redis_url)
@@ -65,6 +70,7 @@ def main() -> None:
             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.platform()}, Python {platform.python_version()}.\n"
             f"Machine load ({'; '.join(loads)}).",
             table if rows else "",
+            f"## Where a job's time goes (medians, seconds)\n\n{breakdown}" if breakdown else "",
             (f"## Priority/fairness trace (1 slot, builds of {fairness.BUILD_SECONDS} s, simulated clock)\n\n"
              + fairness.__doc__.split("\n\n", 1)[1].strip() + "\n\n" + trace) if trace else "",
         )

@@ -42,6 +42,7 @@ class BuildFigures:
     cold_raw: float
     identical: float
     identical_max: float
+    breakdown: dict[str, dict[str, float]]  # "warm"/"cold" → part → median seconds, job and raw side by side
 
 
 def _tools_env(home: Path) -> dict[str, str]:
@@ -85,19 +86,35 @@ def _upload(user_id: int, folder: Path) -> tuple[float, BuildJob]:
         time.sleep(0.01)
 
 
-def _raw(folder: Path, cached_modules: Path | None) -> float:
-    """The tools alone, in a fresh copy of the project."""
+def _raw(folder: Path, cached_modules: Path | None) -> dict[str, float]:
+    """The tools alone, in a fresh copy of the project; seconds per part and in total."""
     home = folder.parent / f"{folder.name}-home"
     home.mkdir()
     env = _tools_env(home)
-    began = time.perf_counter()
-    if cached_modules is not None:
-        subprocess.run(["cp", "-al", str(cached_modules), str(folder / "node_modules")], check=True)
-    else:
-        subprocess.run(NPM_CI, cwd=folder, env=env, check=True, capture_output=True)
-    subprocess.run([str(folder / "node_modules/.bin/tsc"), "-b"], cwd=folder, env=env, check=True, capture_output=True)
-    subprocess.run([str(folder / "node_modules/.bin/vite"), "build"], cwd=folder, env=env, check=True, capture_output=True)
-    return time.perf_counter() - began
+    install = ["cp", "-al", str(cached_modules), str(folder / "node_modules")] if cached_modules else NPM_CI
+    parts = {}
+    for part, argv in (
+        ("raw install", install),
+        ("raw tsc -b", [str(folder / "node_modules/.bin/tsc"), "-b"]),
+        ("raw vite build", [str(folder / "node_modules/.bin/vite"), "build"]),
+    ):
+        began = time.perf_counter()
+        subprocess.run(argv, cwd=folder, env=env, check=True, capture_output=True)
+        parts[part] = time.perf_counter() - began
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def _job_parts(wall: float, job: BuildJob) -> dict[str, float]:
+    parts = {f"job {name}": info["seconds"] for name, info in job.steps.items()}
+    parts["job rest (intake, queue, claim, bookkeeping)"] = wall - sum(parts.values())
+    parts["total"] = wall
+    return parts
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Median seconds of each part (the totals are reported on their own)."""
+    return {part: statistics.median(run[part] for run in runs) for part in runs[0] if part != "total"}
 
 
 def _cached_modules(job: BuildJob) -> Path:
@@ -115,15 +132,23 @@ def run(redis_url: str, log=print) -> BuildFigures:
         warm_job, warm_raw, cold_job, cold_raw = [], [], [], []
         for n in range(1, ROUNDS + 1):
             warm_raw.append(_raw(_project(workdir / f"raw-warm-{n}", n), cached))
-            warm_job.append(_upload(user, _project(workdir / f"warm-{n}", n))[0])
+            warm_job.append(_job_parts(*_upload(user, _project(workdir / f"warm-{n}", n))))
             cold_raw.append(_raw(_project(workdir / f"raw-cold-{n}", n, new_lockfile=True), None))
-            cold_job.append(_upload(user, _project(workdir / f"cold-{n}", n, new_lockfile=True))[0])
-            log(f"  round {n}: warm job {warm_job[-1]:.2f} s / raw {warm_raw[-1]:.2f} s, cold job {cold_job[-1]:.2f} s / raw {cold_raw[-1]:.2f} s")
+            cold_job.append(_job_parts(*_upload(user, _project(workdir / f"cold-{n}", n, new_lockfile=True))))
+            log(f"  round {n}: warm job {warm_job[-1]['total']:.2f} s / raw {warm_raw[-1]['total']:.2f} s, "
+                f"cold job {cold_job[-1]['total']:.2f} s / raw {cold_raw[-1]['total']:.2f} s")
         identical = []
         for n in range(IDENTICAL_ROUNDS):
             again = workdir / f"identical-{n}"
             shutil.copytree(workdir / f"warm-{ROUNDS}", again)
             identical.append(_upload(user, again)[0])
         log(f"  identical re-uploads: {', '.join(f'{s * 1000:.0f} ms' for s in identical)}")
-    median = statistics.median
-    return BuildFigures(median(warm_job), median(warm_raw), median(cold_job), median(cold_raw), median(identical), max(identical))
+    return BuildFigures(
+        statistics.median(r["total"] for r in warm_job),
+        statistics.median(r["total"] for r in warm_raw),
+        statistics.median(r["total"] for r in cold_job),
+        statistics.median(r["total"] for r in cold_raw),
+        statistics.median(identical),
+        max(identical),
+        {"warm": {**_medians(warm_job), **_medians(warm_raw)}, "cold": {**_medians(cold_job), **_medians(cold_raw)}},
+    )

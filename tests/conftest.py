@@ -37,6 +37,12 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
         time.sleep(interval)
 
 
+def next_redis_db(url: str) -> str:
+    """The same server, the next database number: for an app that outlives per-test flushes."""
+    base, _, db = url.rpartition("/")
+    return f"{base}/{int(db) + 1}" if db.isdigit() else f"{url.rstrip('/')}/1"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

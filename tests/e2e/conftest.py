@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, Processes, free_port, wait_for
+from tests.conftest import ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, Processes, free_port, next_redis_db, wait_for
 
 CHROMIUM = os.environ.get("WEBBUILDER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -80,7 +80,7 @@ def app() -> Iterator[RunningApp]:
     else:
         drop = None
     if TEST_REDIS_URL:
-        env["REDIS_URL"] = TEST_REDIS_URL
+        env["REDIS_URL"] = next_redis_db(TEST_REDIS_URL)  # the `env` fixture flushes TEST_REDIS_URL per test
     procs = Processes(workdir)
     procs.start([sys.executable, "-m", "workers.supervise"], env, "app.log")
     running = RunningApp(f"http://localhost:{port}", port, workdir / "data", workdir / "app.log", env)

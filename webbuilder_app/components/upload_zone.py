@@ -26,7 +26,7 @@ RELATIVE_PATHS = Var(
     Object.defineProperty(copy, "path", {value: relative});
     return copy;
 })""",
-    _var_data=VarData(imports={"file-selector": "fromEvent"}),
+    _var_data=VarData(imports={"file-selector@2.1.2": "fromEvent"}),  # the version react-dropzone 17 reads with
 )
 
 

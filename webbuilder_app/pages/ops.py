@@ -115,7 +115,7 @@ def charts() -> rx.Component:
                         rx.recharts.line(data_key="buildSeconds", stroke="var(--amber-10)", y_axis_id="seconds", name="median s", type_="linear", dot=False),
                         rx.recharts.x_axis(data_key="time", font_size=11),
                         rx.recharts.y_axis(allow_decimals=False, width=30, font_size=11),
-                        rx.recharts.y_axis(y_axis_id="seconds", orientation="right", width=44, font_size=11),
+                        rx.recharts.y_axis(y_axis_id="seconds", orientation="right", width=52, font_size=11),
                         rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="var(--gray-a5)"),
                         rx.recharts.graphing_tooltip(),
                         data=OpsState.buckets,

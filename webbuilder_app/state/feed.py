@@ -1,8 +1,10 @@
 """The signed-in user's queue and notifications, pushed live to every tab of that user.
 
-All tabs of one user link a shared state to the token `user<id>`. Workers publish a change notice
-on the user's Redis channel; `relay_changes` (a lifespan task of the backend) re-reads that user's
-rows from the database into the shared state, and Reflex sends the delta to every linked tab. Nothing
+All tabs of one user link a shared state to the token `user<id>`, and a tab showing a job links
+`JobFeedState` to `job<id>`. Workers publish a change notice on the user's Redis channel;
+`relay_changes` (a lifespan task of the backend) re-reads that user's rows, and the changed jobs,
+from the database once into the shared states, and Reflex sends the deltas to every linked tab.
+Toasts are the one per-tab part: each tab is asked to announce what it has not shown yet. Nothing
 polls on a timer, and a tab that reconnects re-reads the truth on load.
 """
 
