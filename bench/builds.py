@@ -7,13 +7,13 @@
 - job wall time: from the upload call to the job read back as completed, i.e. intake, the wake through
   Redis, the claim, the whole pipeline (sandboxed steps included) and publishing.
 - identical re-upload: the same zip again, from the upload call to `completed` (the build cache).
-Rounds alternate raw and job runs, so a change in the machine's load hits both sides alike.
+Rounds alternate raw and job runs, so a change in the machine's load hits both sides alike; the
+ratio reported is the median over rounds of (job ÷ raw) of the same round.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -29,29 +29,31 @@ from workers.models import TERMINAL_STATUSES, BuildJob
 
 from .environment import installation, worker
 
-ROUNDS = 3
+ROUNDS = 5
 IDENTICAL_ROUNDS = 5
 NPM_CI = ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]
 
 
 @dataclass(frozen=True)
 class BuildFigures:
-    warm_job: float
+    warm_job: float  # median seconds
     warm_raw: float
+    warm_ratio: float  # median over rounds of job ÷ raw, each pair run back to back
     cold_job: float
     cold_raw: float
+    cold_ratio: float
     identical: float
     identical_max: float
     breakdown: dict[str, dict[str, float]]  # "warm"/"cold" → part → median seconds, job and raw side by side
 
 
-def _tools_env(home: Path) -> dict[str, str]:
+def _tools_env(home: Path, npm_cache: Path) -> dict[str, str]:
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "CI": "1",
-        "npm_config_cache": str(settings().cache_dir / "npm"),
+        "npm_config_cache": str(npm_cache),
         "npm_config_update_notifier": "false",
     }
 
@@ -87,10 +89,11 @@ def _upload(user_id: int, folder: Path) -> tuple[float, BuildJob]:
 
 
 def _raw(folder: Path, cached_modules: Path | None) -> dict[str, float]:
-    """The tools alone, in a fresh copy of the project; seconds per part and in total."""
+    """The tools alone, in a fresh copy of the project; seconds per part and in total. They use
+    their own npm cache (warmed like the service's), so they never touch the service's files."""
     home = folder.parent / f"{folder.name}-home"
     home.mkdir()
-    env = _tools_env(home)
+    env = _tools_env(home, folder.parent / "raw-npm-cache")
     install = ["cp", "-al", str(cached_modules), str(folder / "node_modules")] if cached_modules else NPM_CI
     parts = {}
     for part, argv in (
@@ -126,8 +129,9 @@ def run(redis_url: str, log=print) -> BuildFigures:
     with installation(redis_url, WEBBUILDER_MAX_CONCURRENT_BUILDS="1") as workdir, worker():
         with session_scope() as session:
             user = accounts.register(session, "bench", "password123").id
-        log("  warming up: first build fills npm's cache and the dependency cache")
+        log("  warming up: a first build fills npm's caches and the dependency cache")
         _, first = _upload(user, _project(workdir / "warmup", 0))
+        _raw(_project(workdir / "raw-warmup", 0, new_lockfile=True), None)
         cached = _cached_modules(first)
         warm_job, warm_raw, cold_job, cold_raw = [], [], [], []
         for n in range(1, ROUNDS + 1):
@@ -146,8 +150,10 @@ def run(redis_url: str, log=print) -> BuildFigures:
     return BuildFigures(
         statistics.median(r["total"] for r in warm_job),
         statistics.median(r["total"] for r in warm_raw),
+        statistics.median(job["total"] / raw["total"] for job, raw in zip(warm_job, warm_raw)),
         statistics.median(r["total"] for r in cold_job),
         statistics.median(r["total"] for r in cold_raw),
+        statistics.median(job["total"] / raw["total"] for job, raw in zip(cold_job, cold_raw)),
         statistics.median(identical),
         max(identical),
         {"warm": {**_medians(warm_job), **_medians(warm_raw)}, "cold": {**_medians(cold_job), **_medians(cold_raw)}},

@@ -85,13 +85,15 @@ def _database() -> tuple[str, Callable[[], None]]:
 
 @contextmanager
 def worker(threads: int = 1) -> Iterator[subprocess.Popen]:
-    """One Dramatiq worker process of this installation, as `make run` starts them."""
+    """One Dramatiq worker process of this installation, with the environment `make run` gives it."""
+    from workers.supervise import child_env
+
     bin_dir = Path(sys.executable).parent
     log = open(Path(os.environ["WEBBUILDER_DATA_DIR"]).parent / "worker.log", "ab")
     proc = subprocess.Popen(
         [str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1", "--threads", str(threads), "--queues", "builds"],
         cwd=ROOT,
-        env={**os.environ, "dramatiq_queue_prefetch": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+        env=child_env(os.environ["REDIS_URL"]),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
