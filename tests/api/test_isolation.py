@@ -84,7 +84,7 @@ async def states_signed_in_as(token: str):
 def test_every_state_handler_hides_other_users_objects(api, alices_things):
     from reflex.istate.data import RouterData
 
-    from webbuilder_app.state.job import JobState
+    from webbuilder_app.state.job import JobFeedState, JobState
     from webbuilder_app.state.notifications import NotificationState
     from webbuilder_app.state.tokens import TokensState
 
@@ -98,7 +98,9 @@ def test_every_state_handler_hides_other_users_objects(api, alices_things):
         root.router = RouterData.from_router_data({"pathname": f"/jobs/{a['job']}", "asPath": f"/jobs/{a['job']}"})
         assert job_state.viewing_id == a["job"]
         await JobState.load.fn(job_state)
-        assert job_state.not_found is True and job_state.job == {}
+        assert job_state.not_found is True
+        job_view = await root.get_state(JobFeedState)
+        assert job_view.job == {} and not job_view._linked_to  # never attached to Alice's job
         await JobState.cancel.fn(job_state, a["job"])
         await JobState.retry.fn(job_state, a["cancelled_job"])
 

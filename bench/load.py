@@ -1,0 +1,123 @@
+"""A burst of uploads against the whole app: 500 distinct 200 KB zips from 20 concurrent clients.
+
+Every upload must be answered (202) quickly, and every job must reach a terminal state exactly once:
+none lost, none duplicated. Run: `python -m bench.load` (also part of `python -m bench`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from .environment import BENCH_SETTINGS
+from .live_latency import running_app
+
+UPLOADS, CLIENTS, ZIP_KB = 500, 20, 200
+DRAIN_DEADLINE_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    uploads: int
+    answered: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    drain_seconds: float
+    completed: int
+    failed: int
+    lost: int
+    duplicated: int
+
+
+def site_zip(index: int) -> bytes:
+    """A static site with an incompressible asset, so the zip really weighs ZIP_KB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.html", f"<!doctype html><title>load {index}</title><h1>site {index}</h1>")
+        archive.writestr("assets/noise.bin", os.urandom(ZIP_KB * 1024))
+    return buffer.getvalue()
+
+
+def _client(url: str, token: str, zips: list[tuple[int, bytes]]) -> list[tuple[float, int | None]]:
+    answers = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        for index, data in zips:
+            began = time.perf_counter()
+            response = http.post(
+                "/api/website-builder/upload",
+                files={"files": (f"site-{index}.zip", data, "application/zip")},
+                data={"name": f"Load {index}"},
+            )
+            elapsed = time.perf_counter() - began
+            job_id = response.json()["website"]["buildJobId"] if response.status_code == 202 else None
+            answers.append((elapsed, job_id))
+    return answers
+
+
+def run(uploads: int = UPLOADS, clients: int = CLIENTS) -> LoadResult:
+    zips = [(index, site_zip(index)) for index in range(uploads)]
+    with running_app(role="all", **BENCH_SETTINGS) as (url, env):
+        os.environ.update(env)  # this process reads the app's database to check the outcome
+        from sqlmodel import func, select
+
+        from workers.db import session_scope
+        from workers.models import TERMINAL_STATUSES, BuildJob, JobStatus
+
+        tokens = [
+            httpx.post(f"{url}/api/auth/register", json={"username": f"load{n}", "password": "password123"}).json()["token"]
+            for n in range(clients)
+        ]
+        shares = [zips[n::clients] for n in range(clients)]
+        started = time.monotonic()
+        with ThreadPoolExecutor(clients) as pool:
+            answers = [a for share in pool.map(_client, [url] * clients, tokens, shares) for a in share]
+        job_ids = [job_id for _, job_id in answers if job_id is not None]
+
+        def terminal() -> int:
+            with session_scope() as session:
+                return session.exec(
+                    select(func.count()).select_from(BuildJob).where(BuildJob.status.in_(TERMINAL_STATUSES))
+                ).one()
+
+        deadline = time.monotonic() + DRAIN_DEADLINE_SECONDS
+        while terminal() < len(job_ids) and time.monotonic() < deadline:
+            time.sleep(1)  # a progress check of a long run, not synchronisation
+        drained = time.monotonic() - started
+        with session_scope() as session:
+            rows = session.exec(select(BuildJob.id, BuildJob.status)).all()
+    latencies = sorted(elapsed * 1000 for elapsed, _ in answers)
+    statuses = dict(rows)
+    return LoadResult(
+        uploads=uploads,
+        answered=len(job_ids),
+        p50_ms=statistics.median(latencies),
+        p95_ms=latencies[int(0.95 * (len(latencies) - 1))],
+        max_ms=latencies[-1],
+        drain_seconds=drained,
+        completed=sum(1 for s in statuses.values() if s == JobStatus.COMPLETED),
+        failed=sum(1 for s in statuses.values() if s == JobStatus.FAILED),
+        lost=sum(1 for job_id in job_ids if statuses.get(job_id) not in TERMINAL_STATUSES),
+        duplicated=len(rows) - len(set(job_ids)),  # jobs nobody uploaded
+    )
+
+
+def main() -> None:
+    result = run()
+    print("| uploads | answered | upload p50 | upload p95 (target ≤ 100 ms) | max | all terminal after | completed | failed | lost | duplicated |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {result.uploads} | {result.answered} | {result.p50_ms:.0f} ms | **{result.p95_ms:.0f} ms** | {result.max_ms:.0f} ms "
+        f"| {result.drain_seconds:.0f} s | {result.completed} | {result.failed} | {result.lost} | {result.duplicated} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
