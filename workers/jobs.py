@@ -26,7 +26,7 @@ from workers.models import (
     utcnow,
 )
 from workers.eta import QueueEstimator
-from workers.scheduler import queued_user_ids
+from workers.scheduler import queued_in_order, queued_user_ids
 
 LOG_LINES_IN_STATUS = 50
 
@@ -137,7 +137,14 @@ def submit(session: Session, user_id: int, name: str, project_type: str, staged_
     session.add(website)
     session.flush()
     job = _enqueue(session, website, priority, staged_source, move=True)
-    return Submitted(website, job, QueueEstimator(session).position(job))
+    return Submitted(website, job, queue_position(session, job))
+
+
+def queue_position(session: Session, job: BuildJob) -> int | None:
+    """1-based place in the dispatch order (no ETA model: the upload answer only needs this)."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    return next((index for index, queued in enumerate(queued_in_order(session), start=1) if queued.id == job.id), None)
 
 
 def _enqueue(session: Session, website: Website, priority: int, source: Path, *, move: bool, retry_of: int | None = None) -> BuildJob:

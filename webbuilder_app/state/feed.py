@@ -79,8 +79,9 @@ async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
     """Re-read what changed once, into the shared states; Reflex fans the deltas out to the tabs."""
     async with app.modify_state(BaseStateToken(ident=feed_token(user_id), cls=FeedState)) as root:
         feed = await root.get_state(FeedState)
-        feed.load(user_id)
         tabs = list(feed._linked_from)
+        if tabs:  # nobody watching: a tab that opens later reads the database when it links
+            feed.load(user_id)
     for job_id in changes.job_ids:
         async with app.modify_state(BaseStateToken(ident=job_token(job_id), cls=JobFeedState)) as root:
             job_feed = await root.get_state(JobFeedState)
