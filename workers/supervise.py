@@ -150,6 +150,7 @@ def shutdown(procs: list[Child]) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = settings()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     redis_server = None
