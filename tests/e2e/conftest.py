@@ -128,22 +128,22 @@ def make_admin(app: RunningApp, username: str, password: str = "password123") ->
     )
 
 
-def sign_in(page, app: RunningApp, username: str, password: str = "password123") -> None:
-    page.goto(f"{app.url}/login")
+def _submit_credentials(page, app: RunningApp, path: str, username: str, password: str) -> None:
+    """Fill the sign-in or sign-up form and wait for the queue page it leads to."""
+    page.goto(f"{app.url}{path}")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#submit")
     page.wait_for_url(f"{app.url}/")
     page.get_by_text("My Build Queue").first.wait_for()
+
+
+def sign_in(page, app: RunningApp, username: str, password: str = "password123") -> None:
+    _submit_credentials(page, app, "/login", username, password)
 
 
 def sign_up(page, app: RunningApp, username: str, password: str = "password123") -> None:
-    page.goto(f"{app.url}/register")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#submit")
-    page.wait_for_url(f"{app.url}/")
-    page.get_by_text("My Build Queue").first.wait_for()
+    _submit_credentials(page, app, "/register", username, password)
 
 
 __all__ = ["RunningApp", "make_admin", "sign_in", "sign_up", "ROOT"]
