@@ -7,6 +7,7 @@ environment and get fresh settings.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,19 @@ class Settings:
 
 
 def settings() -> Settings:
+    """The settings for the current environment. Called on every request and progress write, so the
+    parsing (and the data dir's realpath) is cached per distinct environment."""
+    return _settings_for(os.getcwd(), *(os.environ.get(name) for name in _VARIABLES))
+
+
+_UNPREFIXED = ("port", "database_url", "redis_url")
+_VARIABLES = tuple(
+    name.upper() if name in _UNPREFIXED else f"WEBBUILDER_{name.upper()}" for name in Settings.__dataclass_fields__
+)
+
+
+@functools.lru_cache(maxsize=32)
+def _settings_for(_cwd: str, *_values: str | None) -> Settings:
     data_dir = Path(os.environ.get("WEBBUILDER_DATA_DIR", "data")).resolve()
     port = _int("PORT", 3000)
     database_url = os.environ.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'webbuilder.db'}"

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from workers.config import settings
+from workers.sqlite_writes import SerializedWriteConnection
 
 
 @functools.cache
@@ -20,7 +21,13 @@ def _engine_for(url: str) -> Engine:
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False, "factory": SerializedWriteConnection}
+        )
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _take_write_turn(conn, _cursor, statement, _parameters, _context, _executemany):
+            conn.connection.dbapi_connection.before_statement(statement)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Iterable
 
 import redis
 
@@ -45,11 +46,19 @@ def user_stream(user_id: int) -> str:
 def publish(kind: str, user_id: int, job_id: int | None = None, **extra) -> None:
     """Tell listening pages (pub/sub) and API streams (XADD) that something of `user_id` changed.
     Never raises."""
-    message = json.dumps({"type": kind, "userId": user_id, "jobId": job_id, **extra})
+    publish_many([(kind, user_id, job_id)], **extra)
+
+
+def publish_many(notices: Iterable[tuple[str, int, int | None]], **extra) -> None:
+    """Several (kind, user_id, job_id) notices in one round trip: a new upload can move the queue of
+    every waiting user. Never raises."""
+    notices = list(notices)
     try:
         pipe = redis_client().pipeline(transaction=False)
-        pipe.publish(user_channel(user_id), message)
-        pipe.xadd(user_stream(user_id), {"data": message}, maxlen=STREAM_MAXLEN, approximate=True)
+        for kind, user_id, job_id in notices:
+            message = json.dumps({"type": kind, "userId": user_id, "jobId": job_id, **extra})
+            pipe.publish(user_channel(user_id), message)
+            pipe.xadd(user_stream(user_id), {"data": message}, maxlen=STREAM_MAXLEN, approximate=True)
         pipe.execute()
     except Exception as exc:  # the database already holds the change
-        log.warning("could not publish %s for job %s: %s", kind, job_id, exc)
+        log.warning("could not publish %s: %s", ", ".join(f"{kind} of job {job_id}" for kind, _, job_id in notices), exc)

@@ -7,6 +7,7 @@ files behind. Used by the HTTP API and the Reflex upload alike.
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import BinaryIO, Iterator
 from workers.archive import ArchiveError, detect_project, extract_zip, strip_common_root, write_files
 from workers.config import settings
 from workers.db import session_scope
-from workers.jobs import Submitted, after_submit, submit
+from workers.jobs import Submitted, after_submit, queue_position, submit
 
 CHUNK = 1024 * 1024
 
@@ -78,4 +79,5 @@ def accept(user_id: int, name: str, files: Iterable[tuple[str, BinaryIO]], prior
         with session_scope() as session:
             submitted = submit(session, user_id, name, project_type, source, priority)
     after_submit(submitted.job)
-    return submitted
+    with session_scope() as session:  # a read: SQLite's write lock is already released
+        return replace(submitted, queue_position=queue_position(session, submitted.job))

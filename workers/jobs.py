@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, desc, select
 
@@ -27,6 +28,9 @@ from workers.models import (
 )
 from workers.eta import QueueEstimator
 from workers.scheduler import queued_in_order, queued_user_ids
+
+if TYPE_CHECKING:
+    from workers.build_cache import Fingerprint
 
 LOG_LINES_IN_STATUS = 50
 
@@ -111,7 +115,7 @@ def mark_read(session: Session, user_id: int, notification_id: int | None = None
 class Submitted:
     website: Website
     job: BuildJob
-    queue_position: int | None
+    queue_position: int | None = None  # set after the commit, outside the database write lock
 
     @property
     def message(self) -> str:
@@ -133,11 +137,11 @@ def submit(session: Session, user_id: int, name: str, project_type: str, staged_
         raise JobError("The name is longer than 200 characters.", 422)
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
         raise JobError("The name may not contain control characters.", 422)
+    files = _fingerprint(staged_source)  # reads every file: before the first write takes the lock
     website = Website(user_id=user_id, name=name, type=project_type)
     session.add(website)
     session.flush()
-    job = _enqueue(session, website, priority, staged_source, move=True)
-    return Submitted(website, job, queue_position(session, job))
+    return Submitted(website, _enqueue(session, website, priority, staged_source, files, move=True))
 
 
 def queue_position(session: Session, job: BuildJob) -> int | None:
@@ -147,11 +151,17 @@ def queue_position(session: Session, job: BuildJob) -> int | None:
     return next((index for index, queued in enumerate(queued_in_order(session), start=1) if queued.id == job.id), None)
 
 
-def _enqueue(session: Session, website: Website, priority: int, source: Path, *, move: bool, retry_of: int | None = None) -> BuildJob:
-    """Queue a build of `source`, unless an identical upload answers it (see build_cache)."""
+def _fingerprint(source: Path) -> Fingerprint:
     from workers import build_cache  # it records notifications through this module
 
-    files = build_cache.fingerprint(source)
+    return build_cache.fingerprint(source)
+
+
+def _enqueue(session: Session, website: Website, priority: int, source: Path, files: Fingerprint, *, move: bool, retry_of: int | None = None) -> BuildJob:
+    """Queue a build of `source` (whose fingerprint is `files`), unless an identical upload answers it
+    (see build_cache)."""
+    from workers import build_cache
+
     job = BuildJob(
         website_id=website.id,
         user_id=website.user_id,
@@ -190,15 +200,15 @@ def after_submit(job: BuildJob) -> None:
     """After the commit: tell pages and wake a worker. Both are best effort; the row is the truth."""
     from workers.dispatch import wake  # imports the broker; kept out of pure-query callers
 
-    events.publish("job_update", job.user_id, job.id)
-    events.publish("notification", job.user_id, job.id)
-    if job.status != JobStatus.QUEUED:
-        return  # answered by the build cache, or following an identical build
-    with session_scope() as session:
-        others = queued_user_ids(session) - {job.user_id}
-    for user_id in others:  # a new job can take a place ahead of theirs
-        events.publish("queue", user_id)
-    wake()
+    notices = [("job_update", job.user_id, job.id), ("notification", job.user_id, job.id)]
+    queued = job.status == JobStatus.QUEUED  # not answered by the build cache, nor following a twin
+    if queued:
+        with session_scope() as session:
+            others = queued_user_ids(session) - {job.user_id}
+        notices += [("queue", user_id, None) for user_id in others]  # it can take a place ahead of theirs
+    events.publish_many(notices)
+    if queued:
+        wake()
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -318,4 +328,5 @@ def retry(session: Session, user_id: int, job_id: int) -> BuildJob:
     if not source_dir(old.id).exists():
         raise JobError("The files of this job are no longer stored; upload them again.", 410)
     website = session.get(Website, old.website_id)
-    return _enqueue(session, website, old.priority, source_dir(old.id), move=False, retry_of=old.id)
+    files = _fingerprint(source_dir(old.id))
+    return _enqueue(session, website, old.priority, source_dir(old.id), files, move=False, retry_of=old.id)

@@ -257,12 +257,12 @@ def claim(worker_id: str, admission: Callable[[], Admission] | None = None) -> i
         job_id, owner = (job.id, job.user_id) if job else (None, None)
         now_waiting = session.info.pop("now_waiting", None)
         moved = queued_user_ids(session) if job else set()
-    if owner is not None:
-        events.publish("job_update", owner, job_id)
+    notices = [("job_update", owner, job_id)] if owner is not None else []
     if now_waiting is not None:
-        events.publish("job_update", *now_waiting)
-    for user_id in moved - {owner}:
-        events.publish("queue", user_id)
+        notices.append(("job_update", *now_waiting))
+    notices += [("queue", user_id, None) for user_id in moved - {owner}]
+    if notices:
+        events.publish_many(notices)
     return job_id
 
 
