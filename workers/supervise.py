@@ -75,6 +75,15 @@ def child_env(redis_url: str) -> dict[str, str]:
     return env
 
 
+def web_env(env: dict[str, str]) -> dict[str, str]:
+    """Several backend processes need a state manager they all share: Reflex's, on the same Redis.
+    One process keeps Reflex's in-memory state manager, the quickest for live updates."""
+    processes = max(1, int(os.environ.get("WEBBUILDER_WEB_PROCESSES", "1")))
+    if processes == 1:
+        return env
+    return {**env, "REFLEX_REDIS_URL": env["REDIS_URL"], "GRANIAN_WORKERS": str(processes)}
+
+
 def children(env: dict[str, str]) -> list[Child]:
     cfg = settings()
     role = os.environ.get("WEBBUILDER_ROLE", "all")
@@ -86,7 +95,7 @@ def children(env: dict[str, str]) -> list[Child]:
                 "web",
                 [str(bin_dir / "reflex"), "run", "--env", "prod", "--frontend-port", str(cfg.port),
                  "--backend-port", str(cfg.port), "--loglevel", os.environ.get("WEBBUILDER_LOGLEVEL", "warning")],
-                env,
+                web_env(env),
             )
         )
     if role in ("all", "worker"):

@@ -6,7 +6,7 @@ import reflex as rx
 
 from webbuilder_app.components.notifications import bell
 from webbuilder_app.state.auth import AuthState
-from webbuilder_app.state.feed import FeedState
+from webbuilder_app.state.feed import NotificationFeedState
 
 # (label, href, lucide icon) for every signed-in user; add pages here.
 NAV_LINKS = [("My Build Queue", "/", "layout-list"), ("API tokens", "/tokens", "key-round")]
@@ -55,7 +55,7 @@ def signed_in_page(route: str, title: str, on_load: list | None = None) -> Calla
                 padding_x="1rem",
             )
 
-        rx.page(route=route, title=f"{title} · webbuilder", on_load=[FeedState.link, *(on_load or [])])(page)
+        rx.page(route=route, title=f"{title} · webbuilder", on_load=[NotificationFeedState.link, *(on_load or [])])(page)
         return page
 
     return decorator

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from webbuilder_app.state.feed import FeedState
+from webbuilder_app.state.feed import NotificationFeedState
 from webbuilder_app.state.notifications import NotificationState
 
 NOTE_LOOK = {  # notification type → (lucide icon, Radix colour)
@@ -58,8 +58,8 @@ def bell() -> rx.Component:
             rx.button(
                 rx.icon("bell", size=18),
                 rx.cond(
-                    FeedState.unread_count > 0,
-                    rx.badge(FeedState.unread_count, color_scheme="red", variant="solid", radius="full", size="1", id="unread-count"),
+                    NotificationFeedState.unread_count > 0,
+                    rx.badge(NotificationFeedState.unread_count, color_scheme="red", variant="solid", radius="full", size="1", id="unread-count"),
                 ),
                 variant="ghost",
                 size="2",
@@ -73,14 +73,14 @@ def bell() -> rx.Component:
                     rx.heading("Notifications", size="3"),
                     rx.spacer(),
                     rx.button(rx.icon("check-check", size=14), "Mark all as read", size="1", variant="soft",
-                              on_click=NotificationState.mark_all_read, id="mark-all-read", disabled=FeedState.unread_count == 0),
+                              on_click=NotificationState.mark_all_read, id="mark-all-read", disabled=NotificationFeedState.unread_count == 0),
                     width="100%",
                     align="center",
                 ),
                 rx.scroll_area(
                     rx.cond(
-                        FeedState.notifications.length() > 0,
-                        rx.vstack(rx.foreach(FeedState.notifications, _item), spacing="1", width="100%"),
+                        NotificationFeedState.notifications.length() > 0,
+                        rx.vstack(rx.foreach(NotificationFeedState.notifications, _item), spacing="1", width="100%"),
                         rx.center(
                             rx.vstack(rx.icon("bell-off", color="var(--gray-9)"), rx.text("No notifications yet.", size="2", color_scheme="gray"), align="center"),
                             padding="2rem",

@@ -5,7 +5,7 @@ import reflex as rx
 from webbuilder_app.components.job_card import job_card
 from webbuilder_app.components.layout import signed_in_page
 from webbuilder_app.components.upload_zone import pick_folder_button, selected_count, selection_summary, upload_zone
-from webbuilder_app.state.feed import FeedState
+from webbuilder_app.state.feed import QueueFeedState
 from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
 
 
@@ -71,16 +71,16 @@ def _empty(icon: str, text: str) -> rx.Component:
 def queue_section() -> rx.Component:
     return rx.vstack(
         rx.heading("My Build Queue", size="6"),
-        rx.heading("Active Builds (", FeedState.active_count, ")", size="4", id="active-heading"),
+        rx.heading("Active Builds (", QueueFeedState.active_count, ")", size="4", id="active-heading"),
         rx.cond(
-            FeedState.active_count > 0,
-            rx.vstack(rx.foreach(FeedState.active_jobs, job_card), width="100%", id="active-jobs"),
+            QueueFeedState.active_count > 0,
+            rx.vstack(rx.foreach(QueueFeedState.active_jobs, job_card), width="100%", id="active-jobs"),
             _empty("hammer", "Nothing is building. Upload a project above."),
         ),
         rx.heading("Recent Builds", size="4", margin_top="0.5rem"),
         rx.cond(
-            FeedState.recent_jobs.length() > 0,
-            rx.vstack(rx.foreach(FeedState.recent_jobs, job_card), width="100%", id="recent-jobs"),
+            QueueFeedState.recent_jobs.length() > 0,
+            rx.vstack(rx.foreach(QueueFeedState.recent_jobs, job_card), width="100%", id="recent-jobs"),
             _empty("history", "No finished builds yet."),
         ),
         width="100%",
@@ -88,6 +88,6 @@ def queue_section() -> rx.Component:
     )
 
 
-@signed_in_page("/", "My Build Queue")
+@signed_in_page("/", "My Build Queue", on_load=[QueueFeedState.link])
 def index() -> rx.Component:
     return rx.vstack(upload_card(), queue_section(), spacing="6", width="100%")

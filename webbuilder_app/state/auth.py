@@ -72,10 +72,10 @@ class AuthState(rx.State):
                 accounts.revoke_token(session, self.token)
         self.token, self.username, self.is_admin, self._user_id = "", "", False, None
         # Stop this tab from receiving the signed-out user's live updates.
-        from .feed import FeedState
+        from .feed import NotificationFeedState, QueueFeedState
         from .job import JobFeedState
 
-        for shared in (FeedState, JobFeedState):
+        for shared in (NotificationFeedState, QueueFeedState, JobFeedState):
             view = await self.get_state(shared)
             if view._linked_to:
                 await view._unlink()

@@ -1,7 +1,8 @@
 """The signed-in user's queue and notifications, pushed live to every tab of that user.
 
-All tabs of one user link a shared state to the token `user<id>`, and a tab showing a job links
-`JobFeedState` to `job<id>`. Workers publish a change notice on the user's Redis channel;
+Every tab of a user links `NotificationFeedState` (the bell) to the token `user<id>`, a tab on the
+queue page also links `QueueFeedState` to it, and a tab showing a job links `JobFeedState` to
+`job<id>`; each tab thus receives only what it shows. Workers publish a change notice on the user's Redis channel;
 `relay_changes` (a lifespan task of the backend) re-reads that user's rows, and the changed jobs,
 from the database once into the shared states, and Reflex sends the deltas to every linked tab.
 Toasts are the one per-tab part: each tab is asked to announce what it has not shown yet. Nothing
@@ -26,6 +27,7 @@ from workers import jobs
 from workers.config import settings
 from workers.db import session_scope
 from workers.events import CHANNEL_PREFIX
+from workers.leadership import Lease
 
 from .auth import AuthState
 from .changes import assign_changed
@@ -40,23 +42,28 @@ def feed_token(user_id: int) -> str:
     return f"user{user_id}"  # shared tokens may not contain "_"
 
 
-class FeedState(rx.SharedState):
+async def _link_to_user_feed(feed: rx.SharedState) -> rx.SharedState | None:
+    """Link this tab's `feed` to its user's shared copy and read it (on every page load, so a
+    reconnect re-reads); None when nobody is signed in."""
+    user_id = (await feed.get_state(AuthState)).current_user_id()
+    if user_id is None:
+        return None
+    linked = await feed._link_to(feed_token(user_id))
+    linked.load(user_id)
+    return linked
+
+
+class QueueFeedState(rx.SharedState):
+    """The user's queue, for the queue page only: a job page does not receive (and re-render for)
+    every change of every job."""
+
     active_jobs: list[dict[str, Any]] = []
     recent_jobs: list[dict[str, Any]] = []
-    notifications: list[dict[str, Any]] = []
-    unread_count: int = 0
 
     def load(self, user_id: int) -> None:
         with session_scope() as session:
             queue = jobs.user_queue(session, user_id)
-            notes = jobs.notifications(session, user_id)
-        assign_changed(
-            self,
-            active_jobs=queue["activeJobs"],
-            recent_jobs=queue["completedJobs"],
-            notifications=notes["notifications"],
-            unread_count=notes["unreadCount"],
-        )
+        assign_changed(self, active_jobs=queue["activeJobs"], recent_jobs=queue["completedJobs"])
 
     @rx.var
     def active_count(self) -> int:
@@ -64,30 +71,50 @@ class FeedState(rx.SharedState):
 
     @rx.event
     async def link(self):
-        """Attach this tab to its user's feed (on every page load, so a reconnect re-reads)."""
-        auth = await self.get_state(AuthState)
-        user_id = auth.current_user_id()
-        if user_id is None:
+        if await _link_to_user_feed(self) is None:
             return rx.redirect("/login")
-        feed = await self._link_to(feed_token(user_id))
-        feed.load(user_id)
+
+
+class NotificationFeedState(rx.SharedState):
+    """The user's notifications, for the bell on every page."""
+
+    notifications: list[dict[str, Any]] = []
+    unread_count: int = 0
+
+    def load(self, user_id: int) -> None:
+        with session_scope() as session:
+            notes = jobs.notifications(session, user_id)
+        assign_changed(self, notifications=notes["notifications"], unread_count=notes["unreadCount"])
+
+    @rx.event
+    async def link(self):
+        feed = await _link_to_user_feed(self)
+        if feed is None:
+            return rx.redirect("/login")
         announcer = await self.get_state(NotificationState)
         announcer.mark_seen(feed.notifications)
 
 
+async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *load_args: int) -> set[str]:
+    """Re-read one shared state if any tab has it linked; returns those tabs."""
+    async with app.modify_state(BaseStateToken(ident=ident, cls=cls)) as root:
+        shared = await root.get_state(cls)
+        tabs = set(shared._linked_from)
+        if tabs:  # nobody watching: a tab that opens later reads the database when it links
+            shared.load(*load_args)
+    return tabs
+
+
 async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
     """Re-read what changed once, into the shared states; Reflex fans the deltas out to the tabs."""
-    async with app.modify_state(BaseStateToken(ident=feed_token(user_id), cls=FeedState)) as root:
-        feed = await root.get_state(FeedState)
-        tabs = list(feed._linked_from)
-        if tabs:  # nobody watching: a tab that opens later reads the database when it links
-            feed.load(user_id)
+    if changes.queue:
+        await _reload_shared(app, QueueFeedState, feed_token(user_id), user_id)
     for job_id in changes.job_ids:
-        async with app.modify_state(BaseStateToken(ident=job_token(job_id), cls=JobFeedState)) as root:
-            job_feed = await root.get_state(JobFeedState)
-            if job_feed._linked_from:  # someone has this job open
-                job_feed.load(user_id, job_id)
-    if not changes.notification:
+        await _reload_shared(app, JobFeedState, job_token(job_id), user_id, job_id)
+    if not changes.notifications:
+        return
+    tabs = await _reload_shared(app, NotificationFeedState, feed_token(user_id), user_id)
+    if not changes.announce:
         return
     # Toasts are per tab (each tab announces what it has not shown yet), so each tab is asked.
     update = StateUpdate(events=Event.from_event_type(NotificationState.announce))
@@ -99,7 +126,8 @@ async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
 
 
 async def relay_changes(app: rx.App) -> None:
-    """Lifespan task: Redis change notices → the users' shared feeds. Reconnects if Redis drops."""
+    """Lifespan task: Redis change notices → the users' shared feeds. Reconnects if Redis drops.
+    With several backend processes, the one holding the relay lease does it."""
     url = settings().redis_url
     if not url:
         log.error("REDIS_URL is not set: live updates are off")
@@ -107,6 +135,7 @@ async def relay_changes(app: rx.App) -> None:
     while True:
         try:
             client = aioredis.Redis.from_url(url)
+            relay = Lease(client, "relay")  # one backend process relays; the others stand by
             pubsub = client.pubsub()
             await pubsub.psubscribe(CHANNEL_PREFIX + "*")
             async for message in pubsub.listen():
@@ -118,6 +147,8 @@ async def relay_changes(app: rx.App) -> None:
                 while (more := await pubsub.get_message(timeout=COALESCE_SECONDS)) is not None:
                     if more["type"] == "pmessage":
                         _collect(more, pending)
+                if not await relay.hold():
+                    continue
                 for user_id, changes in pending.items():
                     try:
                         await _push(app, user_id, changes)
@@ -133,7 +164,9 @@ async def relay_changes(app: rx.App) -> None:
 @dataclass
 class _Changes:
     job_ids: set[int] = field(default_factory=set)
-    notification: bool = False
+    queue: bool = False  # a job of the user, or the user's place in the queue, changed
+    notifications: bool = False  # a notification was added or read
+    announce: bool = False  # a notification was added: tabs toast it
 
 
 def _collect(message: dict, pending: dict[int, _Changes]) -> None:
@@ -143,6 +176,9 @@ def _collect(message: dict, pending: dict[int, _Changes]) -> None:
     except (ValueError, KeyError, TypeError):
         return
     changes = pending.setdefault(user_id, _Changes())
+    kind = data.get("type")
     if data.get("jobId"):
         changes.job_ids.add(int(data["jobId"]))
-    changes.notification |= data.get("type") == "notification"
+    changes.queue |= kind in ("job_update", "queue")
+    changes.notifications |= kind in ("notification", "notification_read")
+    changes.announce |= kind == "notification"
