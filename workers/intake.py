@@ -22,6 +22,14 @@ from workers.jobs import Submitted, after_submit, queue_position, submit
 CHUNK = 1024 * 1024
 
 
+MULTIPART_FRAMING_BYTES = 1024 * 1024  # boundaries and part headers on top of the files
+
+
+def request_limit() -> int:
+    """The most bytes an upload request may carry: the size limit plus the multipart framing."""
+    return settings().max_upload_bytes + MULTIPART_FRAMING_BYTES
+
+
 class UploadTooLarge(ArchiveError):
     def __init__(self, limit_mb: int):
         super().__init__(f"the upload is larger than the {limit_mb} MB limit")

@@ -53,7 +53,7 @@ async def _limited_form(request: Request):
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise ArchiveError("Send the upload as multipart/form-data with the project in 'files'.", 415)
-    limit = settings().max_upload_bytes + 1024 * 1024  # room for the multipart framing
+    limit = intake.request_limit()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise intake.UploadTooLarge(settings().max_upload_mb)

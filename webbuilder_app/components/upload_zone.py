@@ -4,6 +4,9 @@ Browsers give dropped folder files paths like "/my-site/src/main.tsx"; Reflex ke
 name of a path that starts with "/", which would flatten the project. The zone reads dropped files
 with react-dropzone's own reader and strips the leading "/" (and "./"), so the folder structure
 reaches the server intact; the server still checks every name (workers/archive.py).
+
+Sending the selection (`send_selection`) also watches the request to its end, so that a failed
+request cannot leave the form in its "uploading" state.
 """
 
 from typing import Any
@@ -13,7 +16,7 @@ from reflex.vars import Var, VarData
 from reflex_base.components.component import field
 from reflex_components_core.core.upload import Upload, get_upload_files_context_var_data
 
-from webbuilder_app.state.upload import UPLOAD_ID
+from webbuilder_app.state.upload import UPLOAD_ID, UploadState
 
 _FILES = f"(filesById[{UPLOAD_ID!r}] ?? [])"
 
@@ -60,6 +63,33 @@ PICK_FOLDER_SCRIPT = f"""(() => {{
   input.addEventListener("change", () => input.removeAttribute("webkitdirectory"), {{once: true}});
   input.click();
 }})()"""
+
+
+# Reflex keeps an upload's AbortController in `refs` under this key (rx.cancel_upload aborts it)
+# from the moment the request starts until it ends, in success or failure.
+_UPLOAD_CONTROLLER = Var(f"__upload_controllers_{UPLOAD_ID}")._as_ref()
+
+# Resolves once the upload request is over. Reflex 0.10's uploadFiles reports nothing when its
+# request fails (network error, 413, abort: it logs and resolves to false), and the controller's
+# disappearance is the only trace of the end it leaves, hence the light polling.
+UPLOAD_REQUEST_ENDED = Var(
+    _js_expr=f"""new Promise((ended) => {{
+  const watch = () => ({_UPLOAD_CONTROLLER!s} ? setTimeout(watch, 200) : ended(true));
+  watch();
+}})""",
+    _var_data=_UPLOAD_CONTROLLER._get_all_var_data(),
+)
+
+
+def send_selection() -> list:
+    """Upload the selected files with progress, then tell the state that the request is over.
+
+    The watcher runs right after the upload event, which registers its controller synchronously."""
+    return [
+        UploadState.start,
+        UploadState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=UploadState.track_progress)),
+        rx.run_script(UPLOAD_REQUEST_ENDED, callback=UploadState.upload_settled),
+    ]
 
 
 def upload_zone() -> rx.Component:

@@ -4,7 +4,7 @@ import reflex as rx
 
 from webbuilder_app.components.job_card import job_card
 from webbuilder_app.components.layout import signed_in_page
-from webbuilder_app.components.upload_zone import pick_folder_button, selected_count, selection_summary, upload_zone
+from webbuilder_app.components.upload_zone import pick_folder_button, selected_count, selection_summary, send_selection, upload_zone
 from webbuilder_app.state.feed import QueueFeedState
 from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
 
@@ -31,10 +31,7 @@ def upload_card() -> rx.Component:
                 rx.button(
                     rx.icon("rocket", size=16),
                     "Upload and build",
-                    on_click=[
-                        UploadState.start,
-                        UploadState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=UploadState.track_progress)),
-                    ],
+                    on_click=send_selection(),
                     disabled=UploadState.uploading | (selected_count == 0) | (UploadState.site_name.strip() == ""),
                     loading=UploadState.uploading,
                     id="upload-button",
@@ -46,8 +43,14 @@ def upload_card() -> rx.Component:
             ),
             rx.cond(
                 UploadState.uploading,
-                rx.hstack(rx.progress(value=UploadState.sent_percent, max=100, flex="1", id="upload-progress"),
-                          rx.text(UploadState.sent_percent, "% sent", size="1", color_scheme="gray"), width="100%", align="center"),
+                rx.hstack(
+                    rx.progress(value=UploadState.sent_percent, max=100, flex="1", id="upload-progress"),
+                    # Once every byte is sent, a large zip still takes a moment to unpack and check.
+                    rx.text(rx.cond(UploadState.sent_percent < 100, f"{UploadState.sent_percent}% sent", "Sent; checking the files…"),
+                            size="1", color_scheme="gray", id="upload-progress-text"),
+                    width="100%",
+                    align="center",
+                ),
             ),
             rx.cond(UploadState.upload_error != "", rx.callout(UploadState.upload_error, icon="triangle-alert", color_scheme="red", id="upload-error")),
             spacing="3",

@@ -5,6 +5,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from workers import intake
 from workers.archive import ArchiveError
+from workers.config import settings
 from workers.jobs import JobError
 
 from .auth import AuthState
@@ -36,6 +37,24 @@ class UploadState(rx.State):
     def track_progress(self, progress: dict):
         """Browser → server transfer progress, for large uploads."""
         self.sent_percent = min(100, round(float(progress.get("progress", 0)) * 100))
+
+    @rx.event
+    def upload_settled(self):
+        """The browser's upload request is over, whatever its outcome (components/upload_zone.py).
+
+        The upload handler answers inside that request, so a request that succeeded or was refused by
+        the intake has already cleared `uploading`. Still set, the request never reached the handler:
+        the connection dropped, or the server refused the body (413 over the size limit). The files
+        stay selected, so trying again is one click.
+        """
+        if not self.uploading:
+            return None
+        self.uploading = False
+        self.upload_error = (
+            "The upload did not go through: the connection dropped or the server refused it "
+            f"(uploads are limited to {settings().max_upload_mb} MB). Nothing was queued; try again."
+        )
+        return rx.toast.error("Upload failed", description=self.upload_error)
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
