@@ -115,7 +115,7 @@ class Processes:
         self.started: list[subprocess.Popen] = []
 
     def start(self, argv: list[str], extra_env: dict[str, str], log_name: str) -> subprocess.Popen:
-        env = {**os.environ, **extra_env, "PYTHONUNBUFFERED": "1", "dramatiq_queue_prefetch": "1"}
+        env = {**os.environ, **extra_env, "PYTHONUNBUFFERED": "1"}
         log = open(self.tmp_path / log_name, "ab")
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.started.append(proc)
@@ -124,7 +124,7 @@ class Processes:
     def worker(self, extra_env: dict[str, str], threads: int = 2) -> subprocess.Popen:
         bin_dir = Path(sys.executable).parent
         argv = [str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1", "--threads", str(threads), "--queues", "builds"]
-        return self.start(argv, extra_env, f"worker-{len(self.started)}.log")
+        return self.start(argv, {"dramatiq_queue_prefetch": str(threads), **extra_env}, f"worker-{len(self.started)}.log")
 
     def kill_all(self) -> None:
         for proc in self.started:

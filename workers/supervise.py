@@ -68,7 +68,8 @@ def child_env(redis_url: str) -> dict[str, str]:
     env["PATH"] = f"{ROOT / '.tools' / 'node_modules' / '.bin'}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
-    env.setdefault("dramatiq_queue_prefetch", "1")
+    # A wake message carries no job, so a worker process may hold one per thread (one per build slot).
+    env.setdefault("dramatiq_queue_prefetch", str(settings().max_concurrent_builds))
     # An idle worker polls Redis at most 0.1 s apart instead of 1 s, so a wake starts a build sooner.
     env.setdefault("dramatiq_worker_timeout", "100")
     env["PYTHONUNBUFFERED"] = "1"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import pytest
 
 from tests.api.conftest import auth, sign_up, upload_zip
 from tests.api.streams import STREAM, StreamReader, job_event
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 BASE = "/api/website-builder"
@@ -111,3 +114,31 @@ def test_stream_refusals(live_api):
     assert api.get(STREAM).status_code == 401
     bad = api.get(STREAM, headers={**auth(token), "Last-Event-ID": "yesterday"})
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["message"]
+
+
+def test_streams_waiting_for_the_same_entry_share_one_database_read(monkeypatch):
+    from webbuilder_app.api import stream
+
+    reads, release = [], threading.Event()
+
+    def slow_read(user_id: int, change: str, job_id: int | None) -> list:
+        reads.append((user_id, change, job_id))
+        release.wait(timeout=10)
+        return [("notification", {"type": "notification", "unreadCount": len(reads)})]
+
+    monkeypatch.setattr(stream, "_payloads", slow_read)
+
+    async def ten_tabs_and_a_newer_entry():
+        tabs = [asyncio.create_task(stream.shared_payloads(7, "notification", None, "5-0")) for _ in range(10)]
+        newer = asyncio.create_task(stream.shared_payloads(7, "notification", None, "6-0"))
+        await asyncio.to_thread(wait_for, lambda: len(reads) == 2, 5, what="both reads to start")
+        tabs[0].cancel()  # a tab closing meanwhile does not cancel the read the others wait for
+        release.set()
+        answers = await asyncio.gather(*tabs[1:])
+        return tabs[0], answers, await newer
+
+    closed, answers, newer = asyncio.run(ten_tabs_and_a_newer_entry())
+    assert reads == [(7, "notification", None)] * 2  # one per entry, not one per tab
+    assert closed.cancelled() and all(answer is answers[0] for answer in answers)
+    assert len(answers[0]) == 1 and len(newer) == 1
+    assert stream._reads_in_flight == {}
