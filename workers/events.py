@@ -43,6 +43,15 @@ def user_stream(user_id: int) -> str:
     return f"{STREAM_PREFIX}{user_id}"
 
 
+def watching(user_id: int, job_id: int | None = None) -> None:
+    """A tab started showing this user's feed (or this job): tells the web app's relay, which skips
+    the feeds nobody watches (webbuilder_app/state/feed.py). Pub/sub only: API streams don't care."""
+    try:
+        redis_client().publish(user_channel(user_id), json.dumps({"type": "watch", "userId": user_id, "jobId": job_id}))
+    except Exception as exc:  # the tab read the database when it linked; it only misses live updates
+        log.warning("could not announce a watcher of user %s: %s", user_id, exc)
+
+
 def publish(kind: str, user_id: int, job_id: int | None = None, **extra) -> None:
     """Tell listening pages (pub/sub) and API streams (XADD) that something of `user_id` changed.
     Never raises."""

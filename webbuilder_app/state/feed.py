@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from reflex.istate.manager.token import BaseStateToken
 from reflex.state import StateUpdate
 from reflex_base.event import Event
 
-from workers import jobs
+from workers import events, jobs
 from workers.config import settings
 from workers.db import session_scope
 from workers.events import CHANNEL_PREFIX
@@ -50,6 +51,7 @@ async def _link_to_user_feed(feed: rx.SharedState) -> rx.SharedState | None:
         return None
     linked = await feed._link_to(feed_token(user_id))
     linked.load(user_id)
+    events.watching(user_id)
     return linked
 
 
@@ -95,13 +97,47 @@ class NotificationFeedState(rx.SharedState):
         announcer.mark_seen(feed.notifications)
 
 
+class _Unwatched:
+    """Shared states the relay found no tab linked to, so later changes skip opening them: most
+    notices (builds of API and CLI users, everyone's queue moving on each upload) concern nobody
+    looking. A tab that links announces it (a "watch" notice), which takes its states off the list and
+    re-reads them. Bounded: an entry pushed out only costs one more look."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._keys
+
+    def add(self, key: tuple[str, str]) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        if len(self._keys) > self.LIMIT:
+            self._keys.popitem(last=False)
+
+    def discard(self, key: tuple[str, str]) -> None:
+        self._keys.pop(key, None)
+
+
+_unwatched = _Unwatched()
+
+
 async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *load_args: int) -> set[str]:
     """Re-read one shared state if any tab has it linked; returns those tabs."""
+    key = (cls.__name__, ident)
+    if key in _unwatched:
+        return set()
     async with app.modify_state(BaseStateToken(ident=ident, cls=cls)) as root:
         shared = await root.get_state(cls)
         tabs = set(shared._linked_from)
         if tabs:  # nobody watching: a tab that opens later reads the database when it links
             shared.load(*load_args)
+    if tabs:
+        _unwatched.discard(key)
+    else:
+        _unwatched.add(key)
     return tabs
 
 
@@ -176,9 +212,13 @@ def _collect(message: dict, pending: dict[int, _Changes]) -> None:
     except (ValueError, KeyError, TypeError):
         return
     changes = pending.setdefault(user_id, _Changes())
-    kind = data.get("type")
-    if data.get("jobId"):
-        changes.job_ids.add(int(data["jobId"]))
-    changes.queue |= kind in ("job_update", "queue")
-    changes.notifications |= kind in ("notification", "notification_read")
+    kind, job_id = data.get("type"), data.get("jobId")
+    if job_id:
+        changes.job_ids.add(int(job_id))
+    if kind == "watch":  # every process keeps its list right, should it take the relay over
+        for key in ((QueueFeedState.__name__, feed_token(user_id)), (NotificationFeedState.__name__, feed_token(user_id)),
+                    *([(JobFeedState.__name__, job_token(int(job_id)))] if job_id else [])):
+            _unwatched.discard(key)
+    changes.queue |= kind in ("job_update", "queue", "watch")
+    changes.notifications |= kind in ("notification", "notification_read", "watch")
     changes.announce |= kind == "notification"

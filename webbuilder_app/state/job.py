@@ -99,6 +99,7 @@ class JobState(rx.State):
         if detail is not None:
             feed = await feed._link_to(job_token(self.viewing_id))
             feed.show(detail)
+            events.watching(user_id, self.viewing_id)
         elif feed._linked_to:
             return await feed._unlink()  # stop receiving a job this user cannot see
 
