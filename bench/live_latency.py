@@ -33,12 +33,12 @@ TARGETS = {"queue": (".current-step", "/"), "job": ("#current-step", "/jobs/{job
 
 # Where the time goes: the moment the websocket frame carrying the text reaches the page (the server's
 # share) versus the moment the DOM shows it (plus the page's rendering).
-RECORD_FRAMES = """() => { const Native = window.WebSocket;
+RECORD_FRAMES = """(() => { const Native = window.WebSocket;
   window.WebSocket = class extends Native { constructor(...args) { super(...args);
     this.addEventListener('message', event => {
       if (window.__expect && window.__frameAt === null && typeof event.data === 'string' && event.data.includes(window.__expect))
         window.__frameAt = performance.timeOrigin + performance.now();
-    }); } }; }"""
+    }); } }; })()"""
 WAIT_FOR_TEXT = """([selector, text]) => { window.__expect = text; window.__frameAt = null;
 window.__seen = new Promise(resolve => {
   const hit = () => [...document.querySelectorAll(selector)].some(e => e.textContent === text);
