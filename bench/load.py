@@ -2,10 +2,16 @@
 
 Every upload must be answered (202) quickly, and every job must reach a terminal state exactly once:
 none lost, none duplicated. Run: `python -m bench.load` (also part of `python -m bench`).
+
+In a burst each client sends its next upload as soon as the last is answered, so the answer time is
+(clients ÷ uploads answered per second): it measures throughput as much as latency. `--rate N` paces
+the same uploads at N per second instead (open loop), which shows the answer time of a machine that
+is not saturated.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import statistics
@@ -20,6 +26,7 @@ from .environment import BENCH_SETTINGS
 from .live_latency import running_app
 
 UPLOADS, CLIENTS, ZIP_KB = 500, 20, 200
+PACED_RATE = 40.0  # uploads per second of the open-loop run in `python -m bench`
 DRAIN_DEADLINE_SECONDS = 900
 
 
@@ -46,10 +53,12 @@ def site_zip(index: int) -> bytes:
     return buffer.getvalue()
 
 
-def _client(url: str, token: str, zips: list[tuple[int, bytes]]) -> list[tuple[float, int | None]]:
+def _client(url: str, token: str, zips: list[tuple[int, bytes]], send_at) -> list[tuple[float, int | None]]:
+    """Upload `zips` one after another; `send_at(index)` is the earliest moment for each (monotonic)."""
     answers = []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
         for index, data in zips:
+            time.sleep(max(0.0, send_at(index) - time.monotonic()))  # pacing of an open-loop run
             began = time.perf_counter()
             response = http.post(
                 "/api/website-builder/upload",
@@ -62,7 +71,7 @@ def _client(url: str, token: str, zips: list[tuple[int, bytes]]) -> list[tuple[f
     return answers
 
 
-def run(uploads: int = UPLOADS, clients: int = CLIENTS) -> LoadResult:
+def run(uploads: int = UPLOADS, clients: int = CLIENTS, rate: float | None = None) -> LoadResult:
     zips = [(index, site_zip(index)) for index in range(uploads)]
     with running_app(role="all", **BENCH_SETTINGS) as (url, env):
         os.environ.update(env)  # this process reads the app's database to check the outcome
@@ -77,8 +86,9 @@ def run(uploads: int = UPLOADS, clients: int = CLIENTS) -> LoadResult:
         ]
         shares = [zips[n::clients] for n in range(clients)]
         started = time.monotonic()
+        send_at = (lambda index: started + index / rate) if rate else (lambda index: started)
         with ThreadPoolExecutor(clients) as pool:
-            answers = [a for share in pool.map(_client, [url] * clients, tokens, shares) for a in share]
+            answers = [a for share in pool.map(_client, [url] * clients, tokens, shares, [send_at] * clients) for a in share]
         job_ids = [job_id for _, job_id in answers if job_id is not None]
 
         def terminal() -> int:
@@ -110,7 +120,12 @@ def run(uploads: int = UPLOADS, clients: int = CLIENTS) -> LoadResult:
 
 
 def main() -> None:
-    result = run()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uploads", type=int, default=UPLOADS)
+    parser.add_argument("--clients", type=int, default=CLIENTS)
+    parser.add_argument("--rate", type=float, help="uploads per second, paced (default: a burst)")
+    args = parser.parse_args()
+    result = run(args.uploads, args.clients, args.rate)
     print("| uploads | answered | upload p50 | upload p95 (target ≤ 100 ms) | max | all terminal after | completed | failed | lost | duplicated |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(
