@@ -6,7 +6,8 @@ none lost, none duplicated. Run: `python -m bench.load` (also part of `python -m
 In a burst each client sends its next upload as soon as the last is answered, so the answer time is
 (clients ÷ uploads answered per second): it measures throughput as much as latency. `--rate N` paces
 the same uploads at N per second instead (open loop), which shows the answer time of a machine that
-is not saturated.
+is not saturated. `--web-processes N` runs N Reflex backend processes; with DATABASE_URL set (to an
+empty database) the app runs on it, e.g. PostgreSQL.
 """
 
 from __future__ import annotations
@@ -71,9 +72,9 @@ def _client(url: str, token: str, zips: list[tuple[int, bytes]], send_at) -> lis
     return answers
 
 
-def run(uploads: int = UPLOADS, clients: int = CLIENTS, rate: float | None = None) -> LoadResult:
+def run(uploads: int = UPLOADS, clients: int = CLIENTS, rate: float | None = None, web_processes: int = 1) -> LoadResult:
     zips = [(index, site_zip(index)) for index in range(uploads)]
-    with running_app(role="all", **BENCH_SETTINGS) as (url, env):
+    with running_app(role="all", WEBBUILDER_WEB_PROCESSES=str(web_processes), **BENCH_SETTINGS) as (url, env):
         os.environ.update(env)  # this process reads the app's database to check the outcome
         from sqlmodel import func, select
 
@@ -124,8 +125,9 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=UPLOADS)
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--rate", type=float, help="uploads per second, paced (default: a burst)")
+    parser.add_argument("--web-processes", type=int, default=1, help="Reflex backend processes (WEBBUILDER_WEB_PROCESSES)")
     args = parser.parse_args()
-    result = run(args.uploads, args.clients, args.rate)
+    result = run(args.uploads, args.clients, args.rate, args.web_processes)
     print("| uploads | answered | upload p50 | upload p95 (target ≤ 100 ms) | max | all terminal after | completed | failed | lost | duplicated |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(
