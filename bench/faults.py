@@ -12,8 +12,8 @@ machine's shared servers):
 - web-restart: restart the web app's run command while a job builds.
 - postgres-stop: stop PostgreSQL for 5 s while a job builds, then start it again.
 
-Each trial signs up a new user who uploads 4 scripted projects through the API (the first builds for
-4 s, so the fault lands mid-build) and follows every job with the CLI's live follower (the event
+Each trial signs up a new user who uploads 4 scripted projects through the API (one build slot: the
+first builds for 4 s, so the fault lands mid-build with the other three queued) and follows every job with the CLI's live follower (the event
 stream, resumed across disconnects), then checks, after the fault:
 - every job terminal (none lost) within the deadline; failures are counted with their error;
 - no duplicate build: never two build processes of one job at once (sampled from the host's
@@ -221,17 +221,19 @@ def wait_until_web_answers(stack: Stack, timeout: float) -> None:
 
 
 @contextmanager
-def fault_stack(name: str, logs: Path, postgres: bool) -> Iterator[Stack]:
-    """A fresh data folder and database, a private Redis, and the web half of the run command."""
+def fault_stack(name: str, logs: Path, reflex_dir: Path, postgres: bool) -> Iterator[Stack]:
+    """A fresh data folder and database, a private Redis, and the web half of the run command.
+    Reflex's build folder is shared by the faults (one frontend build), its state folder is not."""
     with tempfile.TemporaryDirectory(prefix="webbuilder-redis-") as redis_dir, maybe_private_postgres(postgres) as pg:
         server = PrivateRedis(Path(redis_dir))
         server.start()
         port = free_port()
         settings = {
             "PORT": str(port),
+            "WEBBUILDER_MAX_CONCURRENT_BUILDS": "1",  # the fault finds one job building and the rest queued
             "DATABASE_URL": pg.url if pg else "",
-            "REFLEX_WEB_WORKDIR": str(logs / ".web"),  # shared by the faults: one frontend build
-            "REFLEX_STATES_WORKDIR": str(logs / f".states-{name}"),
+            "REFLEX_WEB_WORKDIR": str(reflex_dir / ".web"),
+            "REFLEX_STATES_WORKDIR": str(reflex_dir / f".states-{name}"),
         }
         try:
             with installation(server.url, **settings) as workdir:
@@ -409,6 +411,7 @@ FAULTS = {
 @dataclass
 class TrialResult:
     statuses: dict[int, str]
+    queued_at_fault: int
     causes: list[str]
     duplicates: int
     reruns: int
@@ -445,16 +448,17 @@ def run_trial(stack: Stack, fault: Fault, index: int) -> TrialResult:
         watch.start()
         first, marker = next(iter(jobs.items()))
         pid = wait_for(lambda: building_with(first, 1, marker), timeout=120, what="the first job to build")
+        queued = list(db_statuses(job_ids).values()).count("queued")
         fault_at = time.monotonic()
         during = fault.inject(Trial(stack, client, pid))
-        return observe(stack, client, jobs, followers, watch, fault_at, during)
+        return observe(stack, client, jobs, followers, watch, fault_at, during, queued)
     finally:
         worker.stop()
         client.close()
 
 
 def observe(stack: Stack, client: ApiClient, jobs: dict[int, str], followers: list[Follower], watch: BuildWatch,
-            fault_at: float, during: str) -> TrialResult:
+            fault_at: float, during: str, queued: int) -> TrialResult:
     """After the fault: wait for every job to end and the web to show it, then judge the trial."""
     job_ids = list(jobs)
     reached: dict[str, float] = {}
@@ -492,6 +496,7 @@ def observe(stack: Stack, client: ApiClient, jobs: dict[int, str], followers: li
     )
     return TrialResult(
         statuses=statuses,
+        queued_at_fault=queued,
         causes=[(job.error or "no error recorded").splitlines()[0][:100] for job in rows.values() if job.status == "failed"],
         duplicates=duplicates,
         reruns=sum(max(0, job.attempts - 1) for job in rows.values()),
@@ -527,7 +532,7 @@ class FaultSummary:
         return "| " + " | ".join([
             self.fault.title,
             str(len(results)),
-            str(len(statuses)),
+            f"{len(statuses)} ({sum(r.queued_at_fault for r in results)} queued at the fault)",
             str(statuses.count("completed")),
             failed_text,
             str(sum(status not in TERMINAL_STATUSES for status in statuses)),
@@ -560,28 +565,29 @@ def describe(result: TrialResult) -> str:
     """One progress line per trial."""
     counts = Counter(result.statuses.values())
     lost = sum(status not in TERMINAL_STATUSES for status in result.statuses.values())
-    line = (f"{counts['completed']} completed, {counts['failed']} failed, {lost} lost, {result.duplicates} duplicate, "
+    line = (f"{result.queued_at_fault} queued at the fault; {counts['completed']} completed, {counts['failed']} failed, {lost} lost, {result.duplicates} duplicate, "
             f"{result.reruns} re-run; UI {'recovered' if result.ui_recovered else 'NOT recovered'}; terminal after "
             f"{_seconds(result.terminal_after)}, web truthful after {_seconds(result.ui_after)}; during: {result.during}")
     return "; ".join([line, *result.causes, *result.notes])
 
 
 def run(names: list[str], trials: int) -> list[FaultSummary]:
-    logs = Path(tempfile.mkdtemp(prefix="webbuilder-faults-"))
+    logs = Path(tempfile.mkdtemp(prefix="webbuilder-faults-"))  # kept: the processes' logs
     print(f"logs in {logs}", flush=True)
     summaries = []
-    for name in names:
-        fault = FAULTS[name]
-        if fault.postgres and not PrivatePostgres.available():
-            print(f"{name}: skipped (needs root and PostgreSQL 15's initdb for a private cluster)", flush=True)
-            continue
-        print(f"{name}: starting the web app", flush=True)
-        with fault_stack(name, logs, fault.postgres) as stack:
-            results = []
-            for index in range(1, trials + 1):
-                results.append(run_trial(stack, fault, index))
-                print(f"  {name} {index}/{trials}: {describe(results[-1])}", flush=True)
-        summaries.append(FaultSummary(fault, results))
+    with tempfile.TemporaryDirectory(prefix="webbuilder-faults-reflex-") as reflex_dir:
+        for name in names:
+            fault = FAULTS[name]
+            if fault.postgres and not PrivatePostgres.available():
+                print(f"{name}: skipped (needs root and PostgreSQL 15's initdb for a private cluster)", flush=True)
+                continue
+            print(f"{name}: starting the web app", flush=True)
+            with fault_stack(name, logs, Path(reflex_dir), fault.postgres) as stack:
+                results = []
+                for index in range(1, trials + 1):
+                    results.append(run_trial(stack, fault, index))
+                    print(f"  {name} {index}/{trials}: {describe(results[-1])}", flush=True)
+            summaries.append(FaultSummary(fault, results))
     return summaries
 
 

@@ -66,7 +66,7 @@ def follow(client: ApiClient, job_id: int, console: Console) -> dict:
                             return job
                 reason = "the server closed the event stream"
             except ApiError as exc:
-                if exc.status is not None:
+                if exc.status is not None and exc.status < 500:  # refused; a server error may pass (a restart)
                     raise
                 reason = str(exc)
             failures += 1

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from workers.config import settings
 from workers.sqlite_writes import SerializedWriteConnection
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# How long a worker keeps retrying a write it cannot do without (a build's end) while the database
+# is unreachable: past a lease or two the job has been handed to another worker anyway.
+OUTAGE_RETRY_SECONDS = 60.0
 
 
 @functools.cache
@@ -56,6 +66,23 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def retry_while_unreachable(transaction: Callable[[], T], within: float = OUTAGE_RETRY_SECONDS) -> T:
+    """Run `transaction` (a whole session_scope), again while the database cannot be reached, for up
+    to `within` seconds. A restarted or failed-over database (OperationalError: refused, dropped
+    connection, SQLite busy) must not turn a finished build into one that is built again."""
+    deadline = time.monotonic() + within
+    delay = 0.2
+    while True:
+        try:
+            return transaction()
+        except OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unreachable, retrying in %.1f s: %s", delay, str(exc).splitlines()[0])
+            time.sleep(delay)
+            delay = min(2.0, delay * 2)
 
 
 def migrate() -> None:

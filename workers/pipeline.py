@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, desc, select
 
 from workers import build_cache, events, sandbox
 from workers.config import settings
-from workers.db import session_scope
+from workers.db import retry_while_unreachable, session_scope
 from workers.deps_cache import DependencyCache, key_for, tool_versions
 from workers.diagnostics import npm_error_text, tail, tsc_errors, vite_errors
 from workers.jobs import job_dir, log_path, notify, source_dir
@@ -92,6 +93,7 @@ class JobRun:
     _log_bytes: int = 0
     _last_flush: float = 0.0
     _dirty: bool = False
+    _database_down: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
@@ -122,15 +124,32 @@ class JobRun:
             self._log.flush()
             logs = "\n".join(self.tail_lines)
             dirty, self._dirty = self._dirty, False
-        with session_scope() as session:
-            if not renew_lease(session, self.job_id, self.worker_id):
-                return "lost lease"
-            job = session.get(BuildJob, self.job_id)
-            job.progress, job.current_step, job.logs, job.steps = self.progress, self.step, logs, dict(self.steps)
-            user_id, cancel = job.user_id, job.cancel_requested
+        try:
+            with session_scope() as session:
+                if not renew_lease(session, self.job_id, self.worker_id):
+                    return "lost lease"
+                job = session.get(BuildJob, self.job_id)
+                job.progress, job.current_step, job.logs, job.steps = self.progress, self.step, logs, dict(self.steps)
+                user_id, cancel = job.user_id, job.cancel_requested
+        except OperationalError as exc:
+            self._database_unreachable(exc)
+            return None
+        if self._database_down:
+            self._database_down = False
+            self.note("the database is reachable again")
         if dirty or force:
             events.publish("job_update", user_id, self.job_id)
         return "cancelled" if cancel else None
+
+    def _database_unreachable(self, exc: OperationalError) -> None:
+        """A database restart or failover is not the project's fault: the build carries on and the
+        next flush writes what this one could not (past the lease, the job is someone else's)."""
+        with self._lock:
+            self._dirty = True
+        if not self._database_down:
+            self._database_down = True
+            log.warning("job %s: database unreachable, building on: %s", self.job_id, str(exc).splitlines()[0])
+            self.note("the database is unreachable; building on, progress is saved when it is back")
 
     def close(self) -> None:
         self._log.close()
@@ -192,8 +211,7 @@ class Pipeline:
     def _miss_reason(self, digest: str) -> str:
         """Why a lockfile is not in the cache, judged from this user's previous build of a website
         with the same name (each upload creates a new website row)."""
-        with session_scope() as session:
-            previous = session.exec(_previous_install_query(self.job)).first()
+        previous = retry_while_unreachable(self._previous_install)
         old = (previous or {}).get("install") or {}
         if not old.get("cacheKey"):
             return "first build of this lockfile"
@@ -202,6 +220,10 @@ class Pipeline:
         if old.get("status") != "done":
             return "the last install of this lockfile did not finish"
         return "evicted from the cache (least recently used)"
+
+    def _previous_install(self) -> dict | None:
+        with session_scope() as session:
+            return session.exec(_previous_install_query(self.job)).first()
 
     def typecheck(self) -> None:
         tsconfig = self.workdir / "tsconfig.json"
@@ -328,11 +350,9 @@ def _previous_install_query(job: BuildJob):
 
 
 def run_job(job_id: int, worker_id: str) -> None:
-    """Build a job this worker has claimed and record how it ended."""
-    with session_scope() as session:
-        job = session.get(BuildJob, job_id)
-        website = session.get(Website, job.website_id)
-        notify(session, job, "started", f"{website.name} is building", f"Attempt {job.attempts}.", f"/jobs/{job.id}")
+    """Build a job this worker has claimed and record how it ended. The database writes at both ends
+    wait out a short database outage (a restart): the build itself does not need the database."""
+    job = retry_while_unreachable(lambda: _announce_start(job_id))
     events.publish("notification", job.user_id, job.id)
     pipeline = Pipeline(job, worker_id)
     pipeline.run.note(f"build {job.id} attempt {job.attempts} on {worker_id}")
@@ -356,12 +376,20 @@ def run_job(job_id: int, worker_id: str) -> None:
         pipeline.run.steps.get(pipeline.run.step, {})["status"] = "failed" if outcome == JobStatus.FAILED else "cancelled"
         pipeline.run.note(strip_ansi(error))
     pipeline.run.flush(force=True)
-    finish(job_id, worker_id, outcome, pipeline, error, details)
+    retry_while_unreachable(lambda: finish(job_id, worker_id, outcome, pipeline, error, details))
     build_cache.release_followers()
     pipeline.run.close()
     # Deleting a big node_modules is slow: do it off the job's critical path. Earlier attempts' folders
     # (left by a worker that died) go too.
     threading.Thread(target=_remove_attempts, args=(job_id, job.attempts), daemon=True).start()
+
+
+def _announce_start(job_id: int) -> BuildJob:
+    with session_scope() as session:
+        job = session.get(BuildJob, job_id)
+        website = session.get(Website, job.website_id)
+        notify(session, job, "started", f"{website.name} is building", f"Attempt {job.attempts}.", f"/jobs/{job.id}")
+        return job
 
 
 def _remove_attempts(job_id: int, last: int) -> None:

@@ -145,22 +145,25 @@ def run(
     reader = threading.Thread(target=_split_output, args=(proc.stdout, on_line), daemon=True)
     reader.start()
     stopped = None
-    guard.breach(proc.pid)  # remember the first descendants
-    while proc.poll() is None:
-        if time.monotonic() > deadline:
-            stopped = "timeout"
-        else:
-            stopped = guard.breach(proc.pid) or should_stop()
-        if stopped:
-            break
-        try:
-            proc.wait(timeout=POLL_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
-    if stopped is None and proc.returncode != 0:
-        stopped = guard.exhausted()  # a cgroup's OOM kill ends the tool before we notice it
-    # Children may outlive the leader (daemonised esbuild/vite helpers): the tree goes with it.
-    guard.kill(proc.pid)
-    proc.wait()
-    reader.join(timeout=5)
+    try:
+        guard.breach(proc.pid)  # remember the first descendants
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                stopped = "timeout"
+            else:
+                stopped = guard.breach(proc.pid) or should_stop()
+            if stopped:
+                break
+            try:
+                proc.wait(timeout=POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        if stopped is None and proc.returncode != 0:
+            stopped = guard.exhausted()  # a cgroup's OOM kill ends the tool before we notice it
+    finally:
+        # Children may outlive the leader (daemonised esbuild/vite helpers): the tree goes with it,
+        # also when should_stop() raised (its progress write failed), so no build runs on unowned.
+        guard.kill(proc.pid)
+        proc.wait()
+        reader.join(timeout=5)
     return RunResult(proc.returncode, stopped)

@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from workers.accounts import AccountError
@@ -34,6 +35,12 @@ def install(api: FastAPI) -> None:
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
         return error_body(422, problems or "invalid request")
+
+    @api.exception_handler(OperationalError)
+    async def _database_unreachable(request: Request, exc: OperationalError) -> JSONResponse:
+        # A database restart or failover: a named, temporary refusal that clients retry, not a bug.
+        log.warning("database unreachable in %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])
+        return error_body(503, "The database is unreachable right now; try again in a few seconds.", {"Retry-After": "5"})
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
