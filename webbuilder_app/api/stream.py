@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from .auth import current_user
 from .schemas import errors
 
 router = APIRouter(prefix="/api/website-builder", tags=["builds"])
+log = logging.getLogger(__name__)
 EVENT_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 BATCH = 200
 RECONNECT_MS = 2000
@@ -153,6 +155,10 @@ async def _events(client: aioredis.Redis, user_id: int, cursor: str, trimmed: bo
                 for event, data in await shared_payloads(user_id, change, job_id, entry_id):
                     yield sse(event, entry_id, data)
             cursor = entries[-1][0].decode()
+    except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+        # Redis went away: end the stream; the client reconnects (`retry:`) with its Last-Event-ID
+        # and is told to resync if what it missed is gone.
+        log.warning("event stream of user %s lost Redis: %s", user_id, exc)
     finally:
         await client.aclose()
 
