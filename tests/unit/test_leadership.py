@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import redis.asyncio as aioredis
 
@@ -25,4 +26,6 @@ def test_one_holder_at_a_time_and_takeover_after_the_lease(redis_url):
         assert not await first.hold()
         await client.aclose()
 
-    asyncio.run(scenario())
+    # In a thread of its own: Playwright's session-wide browser keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
