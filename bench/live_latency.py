@@ -7,7 +7,7 @@ text with a MutationObserver and records when it appeared; latency = that moment
 before the write. Measured with 1 page and with 50 pages open at once, on the queue dashboard (the
 user's shared feed) and on the job page (per-tab refresh).
 
-    python -m bench.live_latency [--trials 20] [--pages 1,50]
+    python -m bench.live_latency [--trials 20] [--pages 1,50] [--targets queue,job]
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def run(trials: int = 20, page_counts: tuple[int, ...] = (1, 50)) -> list[dict]:
+def run(trials: int = 20, page_counts: tuple[int, ...] = (1, 50), targets: tuple[str, ...] = tuple(TARGETS)) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     results = []
@@ -172,7 +172,8 @@ def run(trials: int = 20, page_counts: tuple[int, ...] = (1, 50)) -> list[dict]:
         first.click("#submit")
         first.wait_for_url(f"{url}/")
         first.close()
-        for target, (selector, path) in TARGETS.items():
+        for target in targets:
+            selector, path = TARGETS[target]
             for count in page_counts:
                 pages = [context.new_page() for _ in range(count)]
                 for page in pages:
@@ -209,8 +210,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--pages", default="1,50", help="comma-separated numbers of pages open at once")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated pages to measure: queue, job")
     args = parser.parse_args()
-    print(report(run(args.trials, tuple(int(n) for n in args.pages.split(",")))))
+    print(report(run(args.trials, tuple(int(n) for n in args.pages.split(",")), tuple(args.targets.split(",")))))
 
 
 if __name__ == "__main__":
