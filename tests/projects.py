@@ -62,6 +62,21 @@ def scripted_project(target: Path, build_js: str, *args: str) -> Path:
     return target
 
 
+# build.mjs scripts of builds that misbehave, for scripted_project. Those that start processes pass
+# the script's first argument (a marker) on to them, so a test can find them by their command line.
+NEVER_ENDING_JS = (  # with a detached child that leaves the process group
+    "import { spawn } from 'node:child_process'\n"
+    "spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', process.argv[2]], { detached: true, stdio: 'ignore' })\n"
+    "setInterval(() => {}, 1000)\n"
+)
+FORK_BOMB_JS = (
+    "import { spawn } from 'node:child_process'\n"
+    "const bomb = () => { try { spawn('sh', ['-c', 'b() { b | b & }; b; sleep 600', process.argv[2]], { stdio: 'ignore' }) } catch {} }\n"
+    "setInterval(bomb, 5)\n"
+)
+MEMORY_EATER_JS = "const blocks = []\nsetInterval(() => blocks.push(Buffer.alloc(8 << 20, 1)), 5)\n"
+
+
 def publish_js(html_expression: str) -> str:
     """build.mjs code that writes dist/index.html from a JavaScript expression."""
     return (

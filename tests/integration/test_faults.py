@@ -17,7 +17,16 @@ import pytest
 
 from tests.conftest import free_port, wait_for
 from tests.helpers import job, make_user, queue_project
-from tests.projects import publish_js, react_project, scripted_project, static_site, zip_folder
+from tests.projects import (
+    FORK_BOMB_JS,
+    MEMORY_EATER_JS,
+    NEVER_ENDING_JS,
+    publish_js,
+    react_project,
+    scripted_project,
+    static_site,
+    zip_folder,
+)
 from workers import intake
 from workers.config import settings
 from workers.db import engine, migrate, session_scope
@@ -164,13 +173,8 @@ def test_a_vite_syntax_error_is_listed_with_file_line_and_column(env, tmp_path):
 def test_a_build_that_never_ends_times_out_and_its_whole_tree_is_gone(env, tmp_path, monkeypatch):
     monkeypatch.setenv("WEBBUILDER_BUILD_TIMEOUT", "4")
     marker = f"wb-hang-{uuid.uuid4().hex}"
-    script = (
-        "import { spawn } from 'node:child_process'\n"
-        "spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', process.argv[2]], { detached: true, stdio: 'ignore' })\n"
-        "setInterval(() => {}, 1000)\n"
-    )
     user = make_user()
-    job_id = queue_project(user, scripted_project(tmp_path / "hang", script, marker), "Hang")
+    job_id = queue_project(user, scripted_project(tmp_path / "hang", NEVER_ENDING_JS, marker), "Hang")
 
     build_here(job_id)
 
@@ -184,13 +188,8 @@ def test_a_build_that_never_ends_times_out_and_its_whole_tree_is_gone(env, tmp_p
 def test_a_fork_bomb_is_stopped_by_the_process_limit(env, tmp_path, monkeypatch):
     monkeypatch.setenv("WEBBUILDER_BUILD_PIDS_MAX", "64")
     marker = f"wb-bomb-{uuid.uuid4().hex}"
-    script = (
-        "import { spawn } from 'node:child_process'\n"
-        "const bomb = () => { try { spawn('sh', ['-c', 'b() { b | b & }; b; sleep 600', process.argv[2]], { stdio: 'ignore' }) } catch {} }\n"
-        "setInterval(bomb, 5)\n"
-    )
     user = make_user()
-    job_id = queue_project(user, scripted_project(tmp_path / "bomb", script, marker), "Bomb")
+    job_id = queue_project(user, scripted_project(tmp_path / "bomb", FORK_BOMB_JS, marker), "Bomb")
 
     build_here(job_id)
 
@@ -231,8 +230,7 @@ def test_a_memory_hog_fails_alone_and_the_worker_builds_on(env, tmp_path, proces
             return intake.accept(user, name, [(archive.name, stream)]).job.id
 
     user = make_user()
-    hog_script = "const blocks = []\nsetInterval(() => blocks.push(Buffer.alloc(8 << 20, 1)), 5)\n"
-    hog = submit(scripted_project(tmp_path / "hog", hog_script), "Hog")
+    hog = submit(scripted_project(tmp_path / "hog", MEMORY_EATER_JS), "Hog")
     calm = submit(scripted_project(tmp_path / "calm", slow_build(1, "calm site")), "Calm")
 
     failed = wait_for(lambda: finished(hog), timeout=120, what="the memory hog to fail")
