@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -86,12 +85,11 @@ def _database() -> tuple[str, Callable[[], None]]:
 @contextmanager
 def worker(threads: int = 1) -> Iterator[subprocess.Popen]:
     """One Dramatiq worker process of this installation, with the environment `make run` gives it."""
-    from workers.supervise import child_env
+    from workers.supervise import child_env, worker_argv
 
-    bin_dir = Path(sys.executable).parent
     log = open(Path(os.environ["WEBBUILDER_DATA_DIR"]).parent / "worker.log", "ab")
     proc = subprocess.Popen(
-        [str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1", "--threads", str(threads), "--queues", "builds"],
+        worker_argv(threads),
         cwd=ROOT,
         env=child_env(os.environ["REDIS_URL"]),
         stdout=log,

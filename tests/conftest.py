@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -122,9 +121,10 @@ class Processes:
         return proc
 
     def worker(self, extra_env: dict[str, str], threads: int = 2) -> subprocess.Popen:
-        bin_dir = Path(sys.executable).parent
-        argv = [str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1", "--threads", str(threads), "--queues", "builds"]
-        return self.start(argv, {"dramatiq_queue_prefetch": str(threads), **extra_env}, f"worker-{len(self.started)}.log")
+        """A worker process as `make run` starts one, with `threads` build threads."""
+        from workers.supervise import worker_argv
+
+        return self.start(worker_argv(threads), {"dramatiq_queue_prefetch": str(threads), **extra_env}, f"worker-{len(self.started)}.log")
 
     def kill_all(self) -> None:
         for proc in self.started:
@@ -134,6 +134,14 @@ class Processes:
                 except ProcessLookupError:
                     pass
                 proc.wait()
+
+
+@pytest.fixture
+def receiver():
+    """receiver(*status codes) -> a local webhook receiver answering them in turn (tests/webhook_receiver.py)."""
+    from tests.webhook_receiver import receivers
+
+    yield from receivers()
 
 
 @pytest.fixture

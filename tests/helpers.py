@@ -10,6 +10,8 @@ from workers.archive import detect_project
 from workers.db import session_scope
 from workers.jobs import submit
 from workers.models import BuildJob
+from workers.pipeline import run_job
+from workers.scheduler import claim_next_job
 
 
 def make_user(name: str = "alice", admin: bool = False) -> int:
@@ -28,3 +30,12 @@ def queue_project(user_id: int, project: Path, name: str = "Site", priority: int
 def job(job_id: int) -> BuildJob:
     with session_scope() as session:
         return session.get(BuildJob, job_id)
+
+
+def build_next() -> int:
+    """Claim the next job and build it in this process, as a worker would; returns its id."""
+    with session_scope() as session:
+        claimed = claim_next_job(session, "test-worker")
+        job_id = claimed.id
+    run_job(job_id, "test-worker")
+    return job_id

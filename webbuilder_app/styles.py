@@ -30,6 +30,13 @@ STEP_LOOK = {
     "cancelled": ("ban", "gray"),
 }
 
+# A webhook or email delivery's state → (lucide icon, Radix colour).
+DELIVERY_LOOK = {
+    "pending": ("clock", "amber"),
+    "delivered": ("circle-check", "green"),
+    "failed": ("circle-x", "red"),
+}
+
 MONO_FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
 
 # ANSI colour classes from state/ansi.py, drawn with Radix scales (step 11 reads on both themes).

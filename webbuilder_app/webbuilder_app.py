@@ -3,7 +3,7 @@
 import reflex as rx
 
 from webbuilder_app.api.app import create_api
-from webbuilder_app.pages import auth, index, job, ops, tokens  # noqa: F401  (registers the pages)
+from webbuilder_app.pages import auth, index, integrations, job, ops, tokens  # noqa: F401  (registers the pages)
 from webbuilder_app.previews import with_previews
 from webbuilder_app.state.feed import relay_changes
 from webbuilder_app.upload_guard import refuse_oversized_uploads

@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, desc, select
 
-from workers import login_throttle
+from workers import login_throttle, mailer
 from workers.models import AuthToken, User, utcnow
 
 _hasher = PasswordHasher()
@@ -24,6 +24,13 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 MAX_TOKEN_NAME_LENGTH = 100
+# The address rule browsers apply to <input type="email"> (WHATWG HTML), ASCII only, so any SMTP
+# server takes it.
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+MAX_EMAIL_LENGTH = 254
 # Recording every use would write on every request; a minute's precision is enough to spot dead tokens.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -157,6 +164,26 @@ def revoke_api_token(session: Session, user_id: int, token_id: int) -> None:
     if row is None or row.user_id != user_id or row.kind != "api" or row.revoked:
         raise AccountError("Token not found.", 404)
     row.revoked = True
+
+
+# --- email notifications ---------------------------------------------------------------------------
+
+def notification_settings(user: User) -> dict:
+    """Where build emails go; `emailAvailable` says whether this server can send any (SMTP set up)."""
+    return {"email": user.email, "emailNotifications": user.email_notifications, "emailAvailable": mailer.configured()}
+
+
+def set_notification_settings(session: Session, user_id: int, email: str | None, enabled: bool) -> User:
+    """Set the address for emails about finished builds (None or blank: no address) and whether
+    they are sent."""
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.fullmatch(email)):
+        raise AccountError("That is not an email address (like you@example.com).", 422)
+    if enabled and email is None:
+        raise AccountError("Enter an email address to turn build emails on.", 422)
+    user = session.get(User, user_id)
+    user.email, user.email_notifications = email, enabled
+    return user
 
 
 def _aware(moment: datetime) -> datetime:

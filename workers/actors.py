@@ -8,7 +8,7 @@ import threading
 
 import dramatiq
 
-from workers import broker, psutil_admission
+from workers import broker, deliveries, psutil_admission
 from workers.config import settings
 from workers.maintenance import MaintenanceMiddleware
 from workers.scheduler import claim
@@ -35,3 +35,10 @@ def run_next_build() -> None:
         run_job(job_id, me)
     finally:
         wake()
+
+
+@dramatiq.actor(queue_name="deliveries", max_retries=0, time_limit=deliveries.CLAIM_SECONDS * 1000)
+def send_delivery(delivery_id: int) -> None:
+    """Attempt one webhook or email if it is still due. Retries are scheduled by `deliveries` from
+    the database (with the waits the user was promised), not by Dramatiq."""
+    deliveries.attempt(delivery_id)

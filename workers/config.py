@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _int(name: str, default: int) -> int:
@@ -31,6 +32,31 @@ def _float(name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name} must be on or off, got {raw!r}")
+
+
+def _seconds_list(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    """A comma-separated list of positive numbers of seconds, e.g. "10,60,300"."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be seconds separated by commas, e.g. 10,60,300; got {raw!r}") from exc
+    if any(value <= 0 for value in values):
+        raise SystemExit(f"{name} must list positive numbers of seconds, got {raw!r}")
+    return values
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
@@ -63,6 +89,15 @@ class Settings:
     cgroups: str  # auto | off: memory/pids limits by cgroup, else by a psutil watchdog
     build_pids_max: int
     deps_cache_mb: int
+    # Webhooks and emails on completed/failed builds (workers/deliveries.py): the waits between
+    # attempts; one more attempt than there are waits.
+    webhook_retry_seconds: tuple[float, ...]
+    smtp_host: str | None  # unset: no emails
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None = field(repr=False)
+    smtp_from: str
+    smtp_starttls: bool
 
     @property
     def jobs_dir(self) -> Path:
@@ -103,6 +138,7 @@ _VARIABLES = tuple(
 def _settings_for(_cwd: str, *_values: str | None) -> Settings:
     data_dir = Path(os.environ.get("WEBBUILDER_DATA_DIR", "data")).resolve()
     port = _int("PORT", 3000)
+    public_url = os.environ.get("WEBBUILDER_PUBLIC_URL", "").strip() or f"http://localhost:{port}"
     database_url = os.environ.get("DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'webbuilder.db'}"
     return Settings(
         port=port,
@@ -116,7 +152,7 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         preview_domain=os.environ.get("WEBBUILDER_PREVIEW_DOMAIN", "").strip() or "localhost",
         preview_scheme=os.environ.get("WEBBUILDER_PREVIEW_SCHEME", "").strip() or "http",
         preview_port=_int("WEBBUILDER_PREVIEW_PORT", port),
-        public_url=os.environ.get("WEBBUILDER_PUBLIC_URL", "").strip() or f"http://localhost:{port}",
+        public_url=public_url,
         aging_seconds_per_point=max(1.0, _float("WEBBUILDER_AGING_SECONDS_PER_POINT", 60.0)),
         aging_max_boost=max(0, _int("WEBBUILDER_AGING_MAX_BOOST", 10)),
         max_memory_percent=_float("WEBBUILDER_MAX_MEMORY_PERCENT", 90.0),
@@ -125,4 +161,16 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         cgroups=_choice("WEBBUILDER_CGROUPS", ("auto", "off")),
         build_pids_max=max(16, _int("WEBBUILDER_BUILD_PIDS_MAX", 512)),
         deps_cache_mb=max(1, _int("WEBBUILDER_DEPS_CACHE_MB", 2048)),
+        webhook_retry_seconds=_seconds_list("WEBBUILDER_WEBHOOK_RETRY_SECONDS", (10.0, 60.0, 300.0, 1800.0)),
+        smtp_host=os.environ.get("WEBBUILDER_SMTP_HOST", "").strip() or None,
+        smtp_port=_int("WEBBUILDER_SMTP_PORT", 25),
+        smtp_user=os.environ.get("WEBBUILDER_SMTP_USER", "").strip() or None,
+        smtp_password=os.environ.get("WEBBUILDER_SMTP_PASSWORD") or None,
+        smtp_from=os.environ.get("WEBBUILDER_SMTP_FROM", "").strip() or f"webbuilder@{_host_of(public_url)}",
+        smtp_starttls=_flag("WEBBUILDER_SMTP_STARTTLS", False),
     )
+
+
+def _host_of(url: str) -> str:
+    """The host name of the app's address, for the default sender of emails."""
+    return urlsplit(url).hostname or "localhost"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, desc, select
 
-from workers import events
+from workers import deliveries, events
 from workers.config import settings
 from workers.db import session_scope
 from workers.models import (
@@ -61,9 +61,12 @@ def _iso(moment: datetime | None) -> str | None:
 # --- notifications -----------------------------------------------------------------------------
 
 def notify(session: Session, job: BuildJob, kind: str, title: str, message: str = "", action_url: str | None = None) -> None:
+    """The bell's notification of a change to `job`. Every way a job completes or fails ends here, in
+    the transaction that ends it, so the user's webhooks and email are recorded with it (deliveries)."""
     session.add(
         UserNotification(user_id=job.user_id, job_id=job.id, type=kind, title=title, message=message, action_url=action_url)
     )
+    deliveries.record(session, job, kind)
 
 
 def notification_view(note: UserNotification) -> dict:

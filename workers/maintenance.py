@@ -3,13 +3,16 @@
 At boot the worker also says how builds are confined, loudly when they are not sandboxed.
 
 At boot it re-dispatches whatever the database says is waiting (Redis may have restarted empty);
-afterwards it requeues jobs whose worker died and re-sends lost wakes.
+afterwards it requeues jobs whose worker died and re-sends lost wakes. A second thread sweeps webhook
+and email deliveries whose wake was lost, in a thread of its own so a slow receiver cannot delay the
+reaper.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from dramatiq.middleware import Middleware
 
@@ -30,20 +33,31 @@ class MaintenanceMiddleware(Middleware):
         sandboxed = sandbox.host().bwrap is not None
         for line in sandbox.describe(cfg.build_memory_mb, cfg.build_pids_max):
             log.log(logging.INFO if sandboxed else logging.WARNING, line)
-        threading.Thread(target=self._loop, name="webbuilder-maintenance", daemon=True).start()
+        threading.Thread(target=self._loop, args=("maintenance", _maintain), name="webbuilder-maintenance", daemon=True).start()
+        threading.Thread(target=self._loop, args=("the delivery sweep", _sweep_deliveries), name="webbuilder-deliveries", daemon=True).start()
 
     def before_worker_shutdown(self, broker, worker):
         self._stop.set()
 
-    def _loop(self) -> None:
-        from workers.dispatch import maintain
-        from workers.ops import beat
-
+    def _loop(self, name: str, task: Callable[[], object]) -> None:
         while True:
-            beat()  # the ops page's "workers alive"
             try:
-                maintain()
+                task()
             except Exception:
-                log.exception("maintenance failed; retrying in %.0f s", self.interval)
+                log.exception("%s failed; retrying in %.0f s", name, self.interval)
             if self._stop.wait(self.interval):
                 return
+
+
+def _maintain() -> None:
+    from workers.dispatch import maintain
+    from workers.ops import beat
+
+    beat()  # the ops page's "workers alive"; never raises
+    maintain()
+
+
+def _sweep_deliveries() -> None:
+    from workers.deliveries import sweep
+
+    sweep()

@@ -26,6 +26,7 @@ STOP_GRACE_SECONDS = 10
 MAX_BACKOFF_SECONDS = 30
 STABLE_SECONDS = 60
 PR_SET_PDEATHSIG = 1
+DELIVERY_THREADS = 1
 
 log = logging.getLogger("webbuilder.supervise")
 
@@ -101,15 +102,17 @@ def children(env: dict[str, str]) -> list[Child]:
         )
     if role in ("all", "worker"):
         for index in range(max(1, int(os.environ.get("WEBBUILDER_WORKER_PROCESSES", "1")))):
-            result.append(
-                Child(
-                    f"worker-{index + 1}",
-                    [str(bin_dir / "dramatiq"), "workers.actors", "--processes", "1",
-                     "--threads", str(cfg.max_concurrent_builds), "--queues", "builds"],
-                    env,
-                )
-            )
+            result.append(Child(f"worker-{index + 1}", worker_argv(cfg.max_concurrent_builds), env))
     return result
+
+
+def worker_argv(build_threads: int) -> list[str]:
+    """A Dramatiq worker process: a thread per build slot, and one more for webhooks and emails
+    (their own queue), so a delivery never waits for a build nor a slow receiver for a build slot.
+    At most `max_concurrent_builds` builds run at once whatever the thread count: claims are capped in
+    the database."""
+    return [str(Path(sys.executable).parent / "dramatiq"), "workers.actors", "--processes", "1",
+            "--threads", str(build_threads + DELIVERY_THREADS), "--queues", "builds", "deliveries"]
 
 
 def start_embedded_redis():

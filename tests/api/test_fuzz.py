@@ -26,6 +26,8 @@ def test_fuzzing_finds_no_server_errors(live_api, make_zip, tmp_path):
     upload_zip(client, token, make_zip("kept"))
     cancelled = upload_zip(client, token, make_zip("cancelled"))["website"]["buildJobId"]
     client.post(f"/api/website-builder/jobs/{cancelled}/cancel", headers=auth(token))
+    # A webhook on a closed local port: generated tests and deliveries get a quick "refused".
+    client.post("/api/website-builder/user/webhooks", headers=auth(token), json={"url": "http://127.0.0.1:9/fuzz"})
     argv = [
         SCHEMATHESIS, "run", f"{live_api.url}/api/openapi.json",
         "--header", f"Authorization: Bearer {token}",

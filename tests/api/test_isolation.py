@@ -18,17 +18,27 @@ BASE = "/api/website-builder"
 
 @pytest.fixture
 def alices_things(api, make_zip) -> dict:
-    """Alice's queued job, a cancelled one, her notifications and an API token."""
+    """Alice's queued job, a cancelled one, her notifications, an API token and a webhook."""
     alice = sign_up(api, "alice")
     queued = upload_zip(api, alice, make_zip("queued"))["website"]
     cancelled = upload_zip(api, alice, make_zip("cancelled"))["website"]
     api.post(f"{BASE}/jobs/{cancelled['buildJobId']}/cancel", headers=auth(alice))
     note = api.get(f"{BASE}/user/notifications", headers=auth(alice)).json()["notifications"][0]["id"]
     token = api.post("/api/auth/tokens", headers=auth(alice), json={"name": "ci"}).json()
+    webhook = api.post(f"{BASE}/user/webhooks", headers=auth(alice), json={"url": "http://127.0.0.1:9/alice"}).json()
+    api.put(f"{BASE}/user/settings", headers=auth(alice), json={"email": "alice@example.com", "emailNotifications": True})
     return {
         "token": alice, "api_token": token["token"], "api_token_id": token["id"], "website": queued["id"],
-        "job": queued["buildJobId"], "cancelled_job": cancelled["buildJobId"], "note": note,
+        "job": queued["buildJobId"], "cancelled_job": cancelled["buildJobId"], "note": note, "webhook": webhook["id"],
     }
+
+
+def alices_webhook_untouched(api, a) -> None:
+    """Still there, still enabled, never sent anything, and her email settings as she left them."""
+    alice = auth(a["token"])
+    assert [(w["id"], w["enabled"]) for w in api.get(f"{BASE}/user/webhooks", headers=alice).json()["webhooks"]] == [(a["webhook"], True)]
+    assert api.get(f"{BASE}/user/webhooks/{a['webhook']}/deliveries", headers=alice).json()["deliveries"] == []
+    assert api.get(f"{BASE}/user/settings", headers=alice).json()["email"] == "alice@example.com"
 
 
 def unread(user_token: str, api) -> int:
@@ -47,9 +57,13 @@ def test_every_endpoint_hides_other_users_objects(api, alices_things):
         ("POST", f"{BASE}/jobs/{a['cancelled_job']}/retry"),
         ("PATCH", f"{BASE}/user/notifications/{a['note']}/read"),
         ("DELETE", f"/api/auth/tokens/{a['api_token_id']}"),
+        ("POST", f"{BASE}/user/webhooks/{a['webhook']}/test"),
+        ("GET", f"{BASE}/user/webhooks/{a['webhook']}/deliveries"),
+        ("PATCH", f"{BASE}/user/webhooks/{a['webhook']}", {"enabled": False}),
+        ("DELETE", f"{BASE}/user/webhooks/{a['webhook']}"),
     ]
-    for method, path in attempts:
-        response = api.request(method, path, headers=bob)
+    for method, path, *body in attempts:
+        response = api.request(method, path, headers=bob, json=body[0] if body else None)
         assert response.status_code == 404, f"{method} {path} answered {response.status_code}"
         assert response.json()["message"].endswith("not found.")
 
@@ -58,12 +72,15 @@ def test_every_endpoint_hides_other_users_objects(api, alices_things):
     assert queue["activeJobs"] == queue["completedJobs"] == []
     assert api.get(f"{BASE}/user/notifications", headers=bob).json()["notifications"] == []
     assert api.get("/api/auth/tokens", headers=bob).json()["tokens"] == []
+    assert api.get(f"{BASE}/user/webhooks", headers=bob).json()["webhooks"] == []
+    assert api.get(f"{BASE}/user/settings", headers=bob).json()["email"] is None
 
     # Alice's things are as they were.
     assert job(a["job"]).status == "queued" and job(a["job"]).cancel_requested is False
     assert api.get(f"{BASE}/user/queue", headers=auth(a["token"])).json()["totalActive"] == 1
     assert unread(a["token"], api) == alice_unread
     assert api.get(f"{BASE}/user/queue", headers=auth(a["api_token"])).status_code == 200
+    alices_webhook_untouched(api, a)
 
 
 def run(coroutine):
@@ -84,6 +101,7 @@ async def states_signed_in_as(token: str):
 def test_every_state_handler_hides_other_users_objects(api, alices_things):
     from reflex.istate.data import RouterData
 
+    from webbuilder_app.state.integrations import IntegrationsState
     from webbuilder_app.state.job import JobFeedState, JobState
     from webbuilder_app.state.notifications import NotificationState
     from webbuilder_app.state.tokens import TokensState
@@ -114,6 +132,13 @@ def test_every_state_handler_hides_other_users_objects(api, alices_things):
         assert tokens.tokens == []
         await TokensState.revoke.fn(tokens, a["api_token_id"])
 
+        integrations = await root.get_state(IntegrationsState)
+        await IntegrationsState.load.fn(integrations)
+        assert integrations.webhooks == [] and integrations.deliveries == [] and integrations.email == ""
+        await IntegrationsState.send_test.fn(integrations, a["webhook"])
+        await IntegrationsState.set_webhook_enabled.fn(integrations, a["webhook"], False)
+        await IntegrationsState.remove_webhook.fn(integrations, a["webhook"])
+
     run(bob_tries())
     assert job(a["job"]).status == "queued" and job(a["job"]).cancel_requested is False
     assert [j["id"] for j in api.get(f"{BASE}/user/queue", headers=auth(a["token"])).json()["activeJobs"]] == [a["job"]]
@@ -121,6 +146,7 @@ def test_every_state_handler_hides_other_users_objects(api, alices_things):
     with session_scope() as session:
         assert session.get(UserNotification, a["note"]).read is False
         assert accounts.user_for_token(session, a["api_token"]).username == "alice"
+    alices_webhook_untouched(api, a)
 
 
 def test_a_tab_with_a_revoked_token_is_signed_out(api, alices_things):

@@ -8,22 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from tests.helpers import job, make_user, queue_project
+from tests.helpers import build_next, job, make_user, queue_project
 from tests.projects import static_site
 from workers import build_cache, jobs
 from workers.config import settings
 from workers.db import session_scope
 from workers.models import BuildJob, JobStatus, utcnow
-from workers.pipeline import run_job
-from workers.scheduler import claim_next_job
-
-
-def build_next() -> int:
-    with session_scope() as session:
-        claimed = claim_next_job(session, "test-worker")
-        job_id = claimed.id
-    run_job(job_id, "test-worker")
-    return job_id
 
 
 def notes(user_id: int, job_id: int) -> list[str]:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from workers.accounts import AccountError
 from workers.archive import ArchiveError
 from workers.jobs import JobError
+from workers.webhooks import WebhookError
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def install(api: FastAPI) -> None:
     @api.exception_handler(AccountError)
     @api.exception_handler(ArchiveError)
     @api.exception_handler(JobError)
+    @api.exception_handler(WebhookError)
     async def _domain_error(_request: Request, exc) -> JSONResponse:
         retry_after = getattr(exc, "retry_after", None)
         return error_body(exc.status, str(exc), {"Retry-After": str(retry_after)} if retry_after else None)

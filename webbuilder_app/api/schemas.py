@@ -156,6 +156,73 @@ class Retried(Open):
     retryOf: int
 
 
+class NewWebhookRequest(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/hooks/webbuilder"],
+                     description="An http:// or https:// URL; it receives a signed POST when a build completes or fails.")
+    enabled: bool = True
+
+
+class WebhookUpdate(BaseModel):
+    enabled: bool = Field(description="false: nothing is sent to it until it is enabled again.")
+
+
+class WebhookView(Open):
+    id: int
+    url: str
+    enabled: bool
+    createdAt: str
+
+
+class NewWebhook(WebhookView):
+    success: bool = True
+    secret: str = Field(description="The signing secret (X-Webbuilder-Signature); shown only in this response.")
+
+
+class WebhookList(Open):
+    success: bool = True
+    webhooks: list[WebhookView]
+
+
+class DeliveryView(Open):
+    id: int
+    webhookId: int | None = Field(description="null for an email")
+    channel: str = Field(description="webhook | email")
+    event: str = Field(description="build.completed | build.failed | ping")
+    jobId: int | None
+    target: str = Field(description="the URL or email address it was sent to")
+    status: str = Field(description="pending | delivered | failed")
+    attempts: int
+    responseCode: int | None = Field(description="the receiver's HTTP status (SMTP reply code for emails) at the last attempt")
+    error: str | None = Field(description="why the last attempt failed")
+    nextAttemptAt: str | None = Field(description="when a pending delivery is tried next")
+    createdAt: str
+    deliveredAt: str | None
+
+
+class DeliveryList(Open):
+    success: bool = True
+    deliveries: list[DeliveryView] = Field(description="The last 20, newest first.")
+
+
+class PingSent(Open):
+    success: bool = True
+    delivered: bool = Field(description="The receiver answered 2xx.")
+    statusCode: int | None = Field(description="The receiver's HTTP status; null if it could not be reached.")
+    delivery: DeliveryView
+
+
+class NotificationSettingsRequest(BaseModel):
+    email: str | None = Field(max_length=254, examples=["you@example.com"], description="null: no address")
+    emailNotifications: bool = Field(description="Email me when a build completes or fails (needs an address).")
+
+
+class NotificationSettings(Open):
+    success: bool = True
+    email: str | None
+    emailNotifications: bool
+    emailAvailable: bool = Field(description="false: this server has no SMTP server configured and sends no emails.")
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the refusals a route can answer with (always JSON, even on
     routes whose success is plain text)."""

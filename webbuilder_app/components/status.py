@@ -1,8 +1,8 @@
-"""Status → coloured badge with its lucide icon, through rx.match."""
+"""Status → coloured badge with its lucide icon, through rx.match: a job's, or a delivery's."""
 
 import reflex as rx
 
-from webbuilder_app.styles import STATUS_COLOR, STATUS_ICON
+from webbuilder_app.styles import DELIVERY_LOOK, STATUS_COLOR, STATUS_ICON
 
 
 def status_badge(status: rx.Var) -> rx.Component:
@@ -13,4 +13,15 @@ def status_badge(status: rx.Var) -> rx.Component:
             for name, color in STATUS_COLOR.items()
         ],
         rx.badge(status, size="2"),
+    )
+
+
+def delivery_badge(status: rx.Var) -> rx.Component:
+    return rx.match(
+        status,
+        *[
+            (name, rx.badge(rx.icon(icon, size=14), name, color_scheme=color, size="2", variant="soft", class_name="delivery-status"))
+            for name, (icon, color) in DELIVERY_LOOK.items()
+        ],
+        rx.badge(status, size="2", class_name="delivery-status"),
     )

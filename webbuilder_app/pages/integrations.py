@@ -1,0 +1,170 @@
+"""Integrations: webhooks and email notifications for builds that complete or fail."""
+
+import reflex as rx
+
+from webbuilder_app.components.layout import signed_in_page
+from webbuilder_app.components.status import delivery_badge
+from webbuilder_app.state.integrations import IntegrationsState
+
+
+def secret_callout() -> rx.Component:
+    return rx.cond(
+        IntegrationsState.created_secret != "",
+        rx.callout(
+            rx.vstack(
+                rx.text("Copy this signing secret now; it is not shown again.", weight="medium"),
+                rx.hstack(
+                    rx.code(IntegrationsState.created_secret, id="webhook-secret", size="3"),
+                    rx.icon_button(rx.icon("copy", size=14), on_click=rx.set_clipboard(IntegrationsState.created_secret), size="1", variant="soft"),
+                    align="center",
+                ),
+                rx.text("Each request carries X-Webbuilder-Signature: sha256=HMAC(secret, timestamp + \".\" + body); "
+                        "the README shows how to verify it.", size="2"),
+                width="100%",
+            ),
+            icon="key-round",
+            color_scheme="green",
+            width="100%",
+        ),
+    )
+
+
+def webhook_row(hook: rx.Var) -> rx.Component:
+    hook_id = hook["id"].to(int)
+    return rx.table.row(
+        rx.table.cell(rx.code(hook["url"].to(str), variant="ghost"), max_width="28rem", overflow_wrap="anywhere"),
+        rx.table.cell(rx.switch(checked=hook["enabled"].to(bool), on_change=lambda on: IntegrationsState.set_webhook_enabled(hook_id, on))),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(rx.icon("send", size=14), "Send test", variant="soft", size="1", on_click=IntegrationsState.send_test(hook_id), class_name="send-test"),
+                rx.button("Remove", color_scheme="red", variant="soft", size="1", on_click=IntegrationsState.remove_webhook(hook_id)),
+                spacing="2",
+            )
+        ),
+        class_name="webhook-row",
+    )
+
+
+def webhooks_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.icon("webhook", size=18), rx.heading("Webhooks", size="4"), align="center"),
+            rx.text("A signed JSON POST to each URL when one of your builds completes or fails; failed deliveries "
+                    "are retried for about half an hour.", color_scheme="gray", size="2"),
+            rx.form(
+                rx.hstack(
+                    rx.input(placeholder="https://example.com/hooks/webbuilder", name="url", id="webhook-url", type="url", flex="1", max_length=2000),
+                    rx.button(rx.icon("plus", size=16), "Add webhook", type="submit", id="add-webhook"),
+                    width="100%",
+                ),
+                on_submit=IntegrationsState.add_webhook,
+                reset_on_submit=True,
+                width="100%",
+            ),
+            rx.cond(IntegrationsState.webhook_error != "",
+                    rx.callout(IntegrationsState.webhook_error, icon="triangle-alert", color_scheme="red", width="100%")),
+            secret_callout(),
+            rx.cond(
+                IntegrationsState.webhooks.length() > 0,
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("URL", "Enabled", "")])),
+                    rx.table.body(rx.foreach(IntegrationsState.webhooks, webhook_row)),
+                    width="100%",
+                ),
+                rx.text("No webhooks yet.", color_scheme="gray", size="2"),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def email_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.icon("mail", size=18), rx.heading("Email", size="4"), align="center"),
+            rx.text("An email when one of your builds completes or fails, with the site's address or the error.",
+                    color_scheme="gray", size="2"),
+            rx.cond(~IntegrationsState.email_available,
+                    rx.callout("This server has no mail server configured (WEBBUILDER_SMTP_HOST), so no emails are sent.",
+                               icon="info", color_scheme="gray", width="100%")),
+            rx.hstack(
+                rx.input(placeholder="you@example.com", value=IntegrationsState.email, on_change=IntegrationsState.set_email,
+                         id="notify-email", type="email", flex="1", max_length=254),
+                rx.el.label(
+                    rx.hstack(
+                        rx.switch(checked=IntegrationsState.email_notifications, on_change=IntegrationsState.set_email_notifications, id="email-notifications"),
+                        rx.text("Email me", size="2"),
+                        align="center",
+                    )
+                ),
+                rx.button("Save", on_click=IntegrationsState.save_email, id="save-email"),
+                align="center",
+                width="100%",
+            ),
+            rx.cond(IntegrationsState.email_error != "",
+                    rx.callout(IntegrationsState.email_error, icon="triangle-alert", color_scheme="red", width="100%")),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def delivery_row(delivery: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.moment(delivery["createdAt"].to(str), from_now=True, interval=30_000)),
+        rx.table.cell(delivery["event"].to(str)),
+        rx.table.cell(rx.text(delivery["target"].to(str), size="2", color_scheme="gray"), max_width="20rem", overflow_wrap="anywhere"),
+        rx.table.cell(delivery_badge(delivery["status"].to(str))),
+        rx.table.cell(delivery["attempts"].to(str)),
+        rx.table.cell(
+            rx.cond(
+                delivery["error"],
+                rx.text(delivery["error"].to(str), size="2", color_scheme="red"),
+                rx.text(delivery["responseCode"].to(str), size="2"),
+            ),
+        ),
+        class_name="delivery-row",
+    )
+
+
+def deliveries_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Recent deliveries", size="4"),
+                rx.spacer(),
+                rx.icon_button(rx.icon("refresh-cw", size=14), on_click=IntegrationsState.refresh, variant="ghost", size="1", id="refresh-deliveries"),
+                align="center",
+                width="100%",
+            ),
+            rx.cond(
+                IntegrationsState.deliveries.length() > 0,
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("When", "Event", "To", "Status", "Attempts", "Answer")])),
+                    rx.table.body(rx.foreach(IntegrationsState.deliveries, delivery_row)),
+                    width="100%",
+                ),
+                rx.text("Nothing sent yet.", color_scheme="gray", size="2"),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+@signed_in_page("/integrations", "Integrations", on_load=[IntegrationsState.load])
+def integrations_page() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Integrations", size="5"),
+        rx.text("Hear about finished builds outside this page: webhooks for your own tools, email for you.",
+                color_scheme="gray", size="2"),
+        webhooks_card(),
+        email_card(),
+        deliveries_card(),
+        spacing="4",
+        width="100%",
+    )
