@@ -43,6 +43,14 @@ def test_pages_in_both_themes(app, browser, tmp_path):
     _upload(setup, app, zip_folder(static_site(tmp_path / "static", "Docs"), tmp_path / "s.zip"), "Docs", "completed")
     failed = _upload(setup, app, zip_folder(react_project(tmp_path / "b", **{"src/App.tsx": TYPE_ERROR_APP}), tmp_path / "b.zip"),
                      "Marketing site", "failed")
+    setup.goto(f"{app.url}/integrations")
+    setup.fill("#webhook-url", "https://ci.example.com/hooks/webbuilder")
+    setup.click("#add-webhook")
+    expect(setup.locator("#webhook-secret")).to_be_visible()
+    setup.goto(f"{app.url}/tokens")
+    setup.fill("#token-name", "GitHub Actions")
+    setup.click("#create-token")
+    expect(setup.locator("#created-token")).to_be_visible()
     setup.context.close()
     make_admin(app, "demo-admin")
 
@@ -65,6 +73,12 @@ def test_pages_in_both_themes(app, browser, tmp_path):
         page.goto(failed)
         expect(page.locator("#error-list")).to_be_visible()
         _shoot(page, folder, f"job-failed-{theme}")
+        page.goto(f"{app.url}/integrations")
+        expect(page.locator(".webhook-row")).to_have_count(1)
+        _shoot(page, folder, f"integrations-{theme}")
+        page.goto(f"{app.url}/tokens")
+        expect(page.get_by_text("GitHub Actions")).to_be_visible()
+        _shoot(page, folder, f"tokens-{theme}")
         context.close()
 
         admin = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=theme).new_page()
