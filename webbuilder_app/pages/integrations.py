@@ -3,29 +3,16 @@
 import reflex as rx
 
 from webbuilder_app.components.layout import signed_in_page
+from webbuilder_app.components.shown_once import shown_once
 from webbuilder_app.components.status import delivery_badge
 from webbuilder_app.state.integrations import IntegrationsState
 
 
 def secret_callout() -> rx.Component:
-    return rx.cond(
-        IntegrationsState.created_secret != "",
-        rx.callout(
-            rx.vstack(
-                rx.text("Copy this signing secret now; it is not shown again.", weight="medium"),
-                rx.hstack(
-                    rx.code(IntegrationsState.created_secret, id="webhook-secret", size="3"),
-                    rx.icon_button(rx.icon("copy", size=14), on_click=rx.set_clipboard(IntegrationsState.created_secret), size="1", variant="soft"),
-                    align="center",
-                ),
-                rx.text("Each request carries X-Webbuilder-Signature: sha256=HMAC(secret, timestamp + \".\" + body); "
-                        "the README shows how to verify it.", size="2"),
-                width="100%",
-            ),
-            icon="key-round",
-            color_scheme="green",
-            width="100%",
-        ),
+    return shown_once(
+        IntegrationsState.created_secret, "webhook-secret", "signing secret",
+        rx.text("Each request carries X-Webbuilder-Signature: sha256=HMAC(secret, timestamp + \".\" + body); "
+                "the README shows how to verify it.", size="2"),
     )
 
 

@@ -3,30 +3,17 @@
 import reflex as rx
 
 from webbuilder_app.components.layout import signed_in_page
+from webbuilder_app.components.shown_once import shown_once
 from webbuilder_app.state.tokens import TokensState
 
 
 def created_callout() -> rx.Component:
-    return rx.cond(
-        TokensState.created_token != "",
-        rx.callout(
-            rx.vstack(
-                rx.text("Copy this token now; it is not shown again.", weight="medium"),
-                rx.hstack(
-                    rx.code(TokensState.created_token, id="created-token", size="3"),
-                    rx.icon_button(rx.icon("copy", size=14), on_click=rx.set_clipboard(TokensState.created_token), size="1", variant="soft"),
-                    align="center",
-                ),
-                rx.text("In a CI pipeline, with WEBBUILDER_URL set to this site's address:", size="2"),
-                rx.code_block(
-                    "export WEBBUILDER_TOKEN=" + TokensState.created_token + '\nwebbuilder submit ./my-site --name "My site" --wait',
-                    language="bash",
-                    width="100%",
-                ),
-                width="100%",
-            ),
-            icon="key-round",
-            color_scheme="green",
+    return shown_once(
+        TokensState.created_token, "created-token", "token",
+        rx.text("In a CI pipeline, with WEBBUILDER_URL set to this site's address:", size="2"),
+        rx.code_block(
+            "export WEBBUILDER_TOKEN=" + TokensState.created_token + '\nwebbuilder submit ./my-site --name "My site" --wait',
+            language="bash",
             width="100%",
         ),
     )

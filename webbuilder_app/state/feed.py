@@ -41,7 +41,7 @@ from .job import JobFeedState, job_token
 from .notifications import NotificationState
 
 log = logging.getLogger(__name__)
-COALESCE_SECONDS = 0.03
+COALESCE_SECONDS = 0.015
 
 
 def feed_token(user_id: int) -> str:
@@ -205,8 +205,13 @@ async def relay_changes(app: rx.App) -> None:
                     continue
                 pending: dict[int, _Changes] = {}
                 _collect(message, pending)
-                # Builds publish in bursts; one database read per user per burst is enough.
-                while (more := await pubsub.get_message(timeout=COALESCE_SECONDS)) is not None:
+                # Builds publish in bursts; one database read per user per burst is enough. The
+                # window is fixed so that a steady stream of notices cannot hold the pushes back.
+                window_ends = asyncio.get_running_loop().time() + COALESCE_SECONDS
+                while (left := window_ends - asyncio.get_running_loop().time()) > 0:
+                    more = await pubsub.get_message(timeout=left)
+                    if more is None:
+                        break
                     if more["type"] == "pmessage":
                         _collect(more, pending)
                 if not await relay.hold():
