@@ -203,17 +203,7 @@ async def relay_changes(app: rx.App) -> None:
             async for message in pubsub.listen():
                 if message["type"] != "pmessage":
                     continue
-                pending: dict[int, _Changes] = {}
-                _collect(message, pending)
-                # Builds publish in bursts; one database read per user per burst is enough. The
-                # window is fixed so that a steady stream of notices cannot hold the pushes back.
-                window_ends = asyncio.get_running_loop().time() + COALESCE_SECONDS
-                while (left := window_ends - asyncio.get_running_loop().time()) > 0:
-                    more = await pubsub.get_message(timeout=left)
-                    if more is None:
-                        break
-                    if more["type"] == "pmessage":
-                        _collect(more, pending)
+                pending = await _burst(pubsub, message)
                 if not await relay.hold():
                     continue
                 for user_id, changes in pending.items():
@@ -234,6 +224,23 @@ class _Changes:
     queue: bool = False  # a job of the user, or the user's place in the queue, changed
     notifications: bool = False  # a notification was added or read
     announce: bool = False  # a notification was added: tabs toast it
+
+
+async def _burst(pubsub, first: dict) -> dict[int, _Changes]:
+    """`first` and the notices that follow it within COALESCE_SECONDS, by user: builds publish in
+    bursts, and one database read per user per burst is enough. The window is fixed, so a steady
+    stream of notices cannot hold the pushes back."""
+    pending: dict[int, _Changes] = {}
+    _collect(first, pending)
+    loop = asyncio.get_running_loop()
+    window_ends = loop.time() + COALESCE_SECONDS
+    while (left := window_ends - loop.time()) > 0:
+        more = await pubsub.get_message(timeout=left)
+        if more is None:
+            break
+        if more["type"] == "pmessage":
+            _collect(more, pending)
+    return pending
 
 
 def _collect(message: dict, pending: dict[int, _Changes]) -> None:
