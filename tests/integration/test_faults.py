@@ -388,6 +388,35 @@ def test_queued_jobs_run_after_redis_restarts_empty(env, tmp_path, processes):
         redis_server.stop()
 
 
+def test_the_run_command_starts_its_embedded_valkey_again_when_it_dies(env, tmp_path, processes):
+    """Without REDIS_URL the run command brings its own Valkey; killed, it is back on the same
+    address and the queue carries on."""
+    supervisor = processes.start([sys.executable, "-m", "workers.supervise"],
+                                 {**env, **UNTHROTTLED, "REDIS_URL": "", "WEBBUILDER_ROLE": "worker"}, "supervise.log")
+    run_command = psutil.Process(supervisor.pid)
+
+    def embedded_valkey() -> psutil.Process | None:
+        return next((child for child in run_command.children() if "valkey" in child.name()), None)
+
+    log = tmp_path / "supervise.log"
+    wait_for(lambda: "embedded Valkey on" in log.read_text(), timeout=30, what="the embedded Valkey to be ready")
+    first = embedded_valkey()
+    address = {conn.laddr for conn in first.net_connections(kind="tcp") if conn.status == psutil.CONN_LISTEN}
+    first.kill()
+    second = wait_for(lambda: (found := embedded_valkey()) and found.pid != first.pid and found, timeout=30,
+                      what="the embedded Valkey to start again")
+    wait_for(lambda: {conn.laddr for conn in second.net_connections(kind="tcp") if conn.status == psutil.CONN_LISTEN} == address,
+             timeout=10, what="the new Valkey to listen where the old one did")
+    assert "embedded Valkey is gone; starting it again" in log.read_text()
+
+    user = make_user()  # queued in the database only: the workers find it on their own
+    job_id = queue_project(user, static_site(tmp_path / "after", "after the restart"), "After")
+    done = wait_for(lambda: finished(job_id), timeout=90, what="a job queued after the restart")
+    assert done.status == "completed", done.error
+    assert "after the restart" in published_page(job_id)
+    assert supervisor.poll() is None
+
+
 # --- PostgreSQL stopped mid-build -------------------------------------------------------------------------
 
 
