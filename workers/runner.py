@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import select
 import signal
 import subprocess
 import threading
@@ -122,6 +123,29 @@ def _split_output(stream, on_line: Callable[[str], None]) -> None:
         on_line(_last_frame(pending))
 
 
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when the process exits; None where the kernel (< 5.3) or a
+    seccomp profile refuses pidfd_open."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+def _wait(proc: subprocess.Popen, pidfd: int | None, seconds: float) -> None:
+    """Return when the process exits or `seconds` pass. The pidfd wakes at the exit itself, where
+    Popen.wait(timeout) polls with sleeps of up to 50 ms: ~25 ms added to every build step."""
+    if pidfd is not None:
+        exited = select.poll()  # not select.select: a busy worker's descriptors may pass 1024
+        exited.register(pidfd, select.POLLIN)
+        exited.poll(seconds * 1000)
+        return
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def run(
     argv: Sequence[str],
     cwd: Path,
@@ -144,6 +168,7 @@ def run(
     )
     reader = threading.Thread(target=_split_output, args=(proc.stdout, on_line), daemon=True)
     reader.start()
+    pidfd = _pidfd(proc.pid)
     stopped = None
     try:
         guard.breach(proc.pid)  # remember the first descendants
@@ -154,10 +179,7 @@ def run(
                 stopped = guard.breach(proc.pid) or should_stop()
             if stopped:
                 break
-            try:
-                proc.wait(timeout=POLL_SECONDS)
-            except subprocess.TimeoutExpired:
-                pass
+            _wait(proc, pidfd, POLL_SECONDS)
         if stopped is None and proc.returncode != 0:
             stopped = guard.exhausted()  # a cgroup's OOM kill ends the tool before we notice it
     finally:
@@ -166,4 +188,6 @@ def run(
         guard.kill(proc.pid)
         proc.wait()
         reader.join(timeout=5)
+        if pidfd is not None:
+            os.close(pidfd)
     return RunResult(proc.returncode, stopped)

@@ -45,6 +45,22 @@ def test_second_build_of_same_lockfile_restores_dependencies_from_cache(env, tmp
     assert install["cache"] == "hit"
 
 
+def test_cached_dependencies_hold_no_scratch_files_of_the_build_that_stored_them(env, tmp_path):
+    """The cache entry is stored while the type check runs, and tsc -b writes its build info into
+    node_modules/.tmp meanwhile: a later build restoring the entry must still check its own code."""
+    user = make_user()
+    first = queue_project(user, react_project(tmp_path / "one"))
+    build(first)
+    stored = tmp_path / "data" / "cache" / "deps" / job(first).steps["install"]["cacheKey"] / "node_modules"
+    assert (stored / "react" / "package.json").is_file()
+    assert not [p.name for p in stored.iterdir() if p.name in {".tmp", ".vite", ".vite-temp"}]
+    second = queue_project(user, react_project(tmp_path / "two", **{"src/App.tsx": TYPE_ERROR_APP}))
+    build(second)
+    failed = job(second)
+    assert failed.steps["install"]["cache"] == "hit"
+    assert failed.status == "failed" and "TS2322" in failed.error
+
+
 def test_type_error_fails_with_tsc_diagnostics(env, tmp_path):
     user = make_user()
     job_id = queue_project(user, react_project(tmp_path / "broken", **{"src/App.tsx": TYPE_ERROR_APP}))

@@ -5,6 +5,7 @@ Jobs are claimed through the same function the worker actor uses, on the test da
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 
 import pytest
@@ -169,6 +170,16 @@ def test_admission_holds_the_next_job_while_the_host_is_loaded(env, site, monkey
     with session_scope() as session:
         view = jobs.job_detail(session, user, job_id)
     assert (view["status"], view["currentStep"]) == ("building", "starting")
+
+
+def test_admission_reads_cpu_use_without_holding_the_claim():
+    """Only a process's first reading samples; later claims read the monitor's latest figure."""
+    monitor = psutil_admission.CpuMonitor()
+    assert 0 <= monitor.percent() <= 100
+    began = time.monotonic()
+    readings = [monitor.percent() for _ in range(5)]
+    assert time.monotonic() - began < psutil_admission.CPU_SAMPLE_SECONDS
+    assert all(0 <= reading <= 100 for reading in readings)
 
 
 def test_only_the_head_of_the_queue_says_it_waits_for_resources(env, site, monkeypatch, default_thresholds):
