@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("admin", help="work on the server's database directly").add_subparsers(dest="admin_command", required=True)
     user = admin.add_parser("create-user", help="create a user")
     user.add_argument("username")
-    user.add_argument("--admin", action="store_true", help="may use any priority")
+    user.add_argument("--admin", action="store_true", help="an operator: may open the Ops page and use any priority")
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of prompting")
     token = admin.add_parser("create-token", help="create an API token for a user and print it")
     token.add_argument("username")

@@ -1,6 +1,8 @@
 """Identical uploads are not built twice.
 
-Every upload is fingerprinted at intake (SHA-256 over the sorted relative paths and contents). Then:
+Every upload is fingerprinted at intake (SHA-256 over the sorted relative paths and contents). Only the
+same user's builds are matched: a hit or an "already building" would otherwise tell a user that someone
+else uploaded the same files. Then:
 - build cache: if a job with the same fingerprint completed in the last 24 h and its site is still
   published, the new job completes at once with a hard-linked copy of that site under its own slug
   (its own preview origin, independent of the other job's lifetime; no bytes copied);
@@ -82,7 +84,11 @@ def reuse(session: Session, job: BuildJob, website: Website) -> str:
     """Decide, for a just-submitted job, whether an identical build answers it. Returns HIT (the job
     is completed), FOLLOW (it is pending on an identical build) or MISS (it stays queued)."""
     now = utcnow()
-    same = select(BuildJob).where(BuildJob.source_hash == job.source_hash, BuildJob.id != job.id)
+    # Only the same user's builds: matching another user's would tell them someone built these files
+    # (and a follower of a failed build would get that user's log and error).
+    same = select(BuildJob).where(
+        BuildJob.user_id == job.user_id, BuildJob.source_hash == job.source_hash, BuildJob.id != job.id
+    )
     recent = session.exec(
         same.where(BuildJob.status == JobStatus.COMPLETED, col(BuildJob.completed_at) >= now - MAX_AGE)
         .order_by(desc(BuildJob.completed_at))

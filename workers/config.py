@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from workers.client_address import Network, parse_networks
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
@@ -59,6 +61,16 @@ def _seconds_list(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     return values
 
 
+def _networks(name: str) -> tuple[Network, ...]:
+    """Comma-separated IP addresses or CIDR ranges; empty by default."""
+    raw = os.environ.get(name, "")
+    try:
+        return parse_networks(raw)
+    except ValueError as exc:
+        example = "127.0.0.1,10.0.0.0/8"
+        raise SystemExit(f"{name} must be IP addresses or CIDR ranges separated by commas, e.g. {example}; got {raw!r}") from exc
+
+
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     """One of `allowed`; the first is the default."""
     raw = os.environ.get(name, "").strip().lower() or allowed[0]
@@ -98,6 +110,8 @@ class Settings:
     smtp_password: str | None = field(repr=False)
     smtp_from: str
     smtp_starttls: bool
+    # Reverse proxies whose X-Forwarded-For is believed (workers/client_address.py).
+    trusted_proxies: tuple[Network, ...]
 
     @property
     def jobs_dir(self) -> Path:
@@ -168,6 +182,7 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         smtp_password=os.environ.get("WEBBUILDER_SMTP_PASSWORD") or None,
         smtp_from=os.environ.get("WEBBUILDER_SMTP_FROM", "").strip() or f"webbuilder@{_host_of(public_url)}",
         smtp_starttls=_flag("WEBBUILDER_SMTP_STARTTLS", False),
+        trusted_proxies=_networks("WEBBUILDER_TRUSTED_PROXIES"),
     )
 
 

@@ -195,7 +195,7 @@ class Pipeline:
             info["cacheKey"] = key.digest
             if cache.restore(key.digest, self.workdir):
                 sandbox.seal(self.workdir / "node_modules")
-                info.update(cache="hit", cacheReason=f"lockfile {key.digest[:12]} installed before")
+                info.update(cache="hit", cacheReason=f"dependencies of lockfile {key.digest[:12]} were cached")
                 self.run.note(f"dependencies restored from cache (lockfile {key.digest[:12]})")
                 return
         info.update(cache="miss", cacheReason=key.reason or self._miss_reason(key.digest))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import PASSWORD, auth, sign_up
+from tests.api.conftest import PASSWORD, auth, run, sign_up
+from workers import accounts
+from workers.db import session_scope
 from workers.login_throttle import MAX_FAILURES, WINDOW_SECONDS
 
 QUEUE = "/api/website-builder/user/queue"
@@ -74,6 +78,40 @@ def test_login_is_rate_limited_per_username_and_client(env):
     assert attacker.post("/api/auth/login", json={"username": "bob", "password": PASSWORD}).status_code == 200
 
 
+def alice_login(client: TestClient, password: str, forwarded_for: str) -> int:
+    answer = client.post("/api/auth/login", headers={"X-Forwarded-For": forwarded_for}, json={"username": "alice", "password": password})
+    return answer.status_code
+
+
+def fail_until_blocked(client: TestClient, forwarded_for: Callable[[int], str]) -> None:
+    """MAX_FAILURES wrong passwords for alice (the n-th claiming forwarded_for(n)), then the 429."""
+    for attempt in range(MAX_FAILURES):
+        assert alice_login(client, "guess-guess", forwarded_for(attempt)) == 401
+    assert alice_login(client, PASSWORD, forwarded_for(MAX_FAILURES)) == 429
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(env, monkeypatch):
+    from webbuilder_app.api.app import create_api
+
+    monkeypatch.setenv("WEBBUILDER_TRUSTED_PROXIES", "127.0.0.1")
+    nginx = TestClient(create_api(), client=("127.0.0.1", 40000))  # every request arrives from the proxy
+    sign_up(nginx, "alice")
+    fail_until_blocked(nginx, lambda _: "203.0.113.9")
+    # Alice, at another address behind the same proxy, is not locked out by the guesser.
+    assert alice_login(nginx, PASSWORD, "198.51.100.7") == 200
+    # Prepending a forged address does not buy the guesser a new budget: nginx appends the real one.
+    assert alice_login(nginx, PASSWORD, "192.0.2.1, 203.0.113.9") == 429
+
+
+def test_an_untrusted_peer_cannot_dodge_the_limit_with_x_forwarded_for(env, monkeypatch):
+    from webbuilder_app.api.app import create_api
+
+    monkeypatch.setenv("WEBBUILDER_TRUSTED_PROXIES", "127.0.0.1")
+    attacker = TestClient(create_api(), client=("203.0.113.9", 40000))  # connects directly, not through nginx
+    sign_up(attacker, "alice")
+    fail_until_blocked(attacker, lambda attempt: f"192.0.2.{attempt + 1}")  # a new address each time
+
+
 def test_a_successful_login_clears_earlier_failures(api):
     sign_up(api, "alice")
     for _ in range(MAX_FAILURES - 1):
@@ -110,3 +148,29 @@ def test_token_names_are_checked(api):
     assert control.status_code == 422 and "control characters" in control.json()["message"]
     long = api.post("/api/auth/tokens", headers=auth(session), json={"name": "x" * 101})
     assert long.status_code == 422
+
+
+def test_the_sign_in_form_behind_a_trusted_proxy_throttles_the_forwarded_client(env, monkeypatch):
+    """The page's sign-in (a Reflex event, not the API) keys the throttle the same way."""
+    from reflex.istate.data import RouterData
+    from reflex.state import State
+
+    from webbuilder_app.state.auth import AuthState
+
+    monkeypatch.setenv("WEBBUILDER_TRUSTED_PROXIES", "127.0.0.1")
+    with session_scope() as session:
+        accounts.register(session, "alice", PASSWORD)
+
+    async def sign_in(password: str, forwarded_for: str) -> str:
+        root = State()
+        root.router = RouterData.from_router_data(
+            {"pathname": "/login", "asPath": "/login", "ip": "127.0.0.1", "headers": {"x-forwarded-for": forwarded_for}}
+        )
+        auth_state = await root.get_state(AuthState)
+        AuthState.login.fn(auth_state, {"username": "alice", "password": password})
+        return auth_state.auth_error
+
+    for _ in range(MAX_FAILURES):
+        assert "password" in run(sign_in("guess-guess", "203.0.113.9")).lower()
+    assert "Too many failed sign-ins" in run(sign_in(PASSWORD, "203.0.113.9"))
+    assert run(sign_in(PASSWORD, "198.51.100.7")) == "", "another client behind the same proxy signs in"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import distinct_app
+from tests.api.test_isolation import states_signed_in_as
 from tests.projects import TYPE_ERROR_APP, react_project
 
 pytestmark = pytest.mark.integration
@@ -72,3 +74,21 @@ def test_cli_refusals_are_clear(env, live_api, tmp_path):
     assert other.returncode == 1 and "Job not found." in other.stderr
     nobody = run(["admin", "create-token", "ghost", "--name", "t"], env)
     assert nobody.returncode == 1 and "There is no user 'ghost'" in nobody.stderr
+
+
+def test_create_user_with_admin_makes_an_operator_and_without_it_a_plain_user(env, api):
+    from webbuilder_app.state.ops import OpsState
+
+    for username, flags in (("root", ["--admin"]), ("plain", [])):
+        made = run(["admin", "create-user", username, "--password-stdin", *flags], env, stdin="password123\n")
+        assert made.returncode == 0, made.stderr
+
+    async def opens_ops_page(token: str) -> bool:
+        ops_page = await (await states_signed_in_as(token)).get_state(OpsState)
+        await OpsState.load.fn(ops_page)
+        return ops_page.allowed
+
+    for username, is_admin in (("root", True), ("plain", False)):
+        signed_in = api.post("/api/auth/login", json={"username": username, "password": "password123"}).json()
+        assert signed_in["user"]["isAdmin"] is is_admin
+        assert asyncio.run(opens_ops_page(signed_in["token"])) is is_admin

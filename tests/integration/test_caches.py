@@ -78,19 +78,19 @@ def test_dependency_cache_and_build_cache_across_uploads(env, tmp_path, processe
 
 
 def test_identical_upload_during_a_build_finishes_with_it(env, tmp_path, processes):
-    alice, bob = make_user("alice"), make_user("bob")
+    user = make_user()
     scheduler.pause_dispatching()  # hold the first build in the queue while the twin arrives
-    leader = upload(alice, static_site(tmp_path / "a", "twins"), "Original")
-    follower = upload(bob, static_site(tmp_path / "b", "twins"), "Twin")
-    assert (view(bob, follower)["status"], view(bob, follower)["followsJobId"]) == ("pending", leader)
+    leader = upload(user, static_site(tmp_path / "a", "twins"), "Original")
+    follower = upload(user, static_site(tmp_path / "b", "twins"), "Twin")
+    assert (view(user, follower)["status"], view(user, follower)["followsJobId"]) == ("pending", leader)
 
     processes.worker(env)
     scheduler.resume_dispatching()
-    assert finished(alice, leader)["status"] == "completed"
-    twin = finished(bob, follower)
+    assert finished(user, leader)["status"] == "completed"
+    twin = finished(user, follower)
     assert (twin["status"], twin["buildCache"]) == ("completed", "hit")
     assert "twins" in published(twin)
     with session_scope() as session:
-        kinds = [n["type"] for n in jobs.notifications(session, bob)["notifications"] if n["jobId"] == follower]
+        kinds = [n["type"] for n in jobs.notifications(session, user)["notifications"] if n["jobId"] == follower]
     assert kinds == ["completed", "queued"]
     assert job(leader).attempts == 1 and job(follower).attempts == 0  # built once

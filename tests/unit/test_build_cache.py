@@ -1,5 +1,6 @@
-"""Identical uploads: answered at once from a recent build, or attached to the identical build in
-progress. Static sites keep these builds real and fast (run in this process)."""
+"""Identical uploads of one user: answered at once from their recent build, or attached to their
+identical build in progress; never another user's. Static sites keep these builds real and fast (run
+in this process)."""
 
 from __future__ import annotations
 
@@ -37,23 +38,57 @@ def test_fingerprint_covers_paths_and_contents(tmp_path):
 
 
 def test_identical_upload_completes_at_once_with_the_same_site(env, tmp_path):
-    alice, bob = make_user("alice"), make_user("bob")
-    first = queue_project(alice, static_site(tmp_path / "a", "cached site"))
+    user = make_user()
+    first = queue_project(user, static_site(tmp_path / "a", "cached site"))
     assert job(first).build_cache == "miss"
     assert job(first).build_cache_reason == "no identical upload built in the last 24 h"
     build_next()
 
-    again = queue_project(bob, static_site(tmp_path / "b", "cached site"), "Bob's copy")
+    again = queue_project(user, static_site(tmp_path / "b", "cached site"), "Second copy")
     hit = job(again)
     assert hit.status == "completed" and hit.progress == 100
     assert (hit.build_cache, hit.build_cache_reason) == ("hit", "identical upload built just now")
     assert hit.preview_url and hit.site_slug != job(first).site_slug  # its own origin
     assert os.path.samefile(site_file(again), site_file(first))  # hard link, no copy
     assert all(step["cache"] == "hit" for step in hit.steps.values())
-    assert notes(bob, again) == ["completed"]
+    assert notes(user, again) == ["completed"]
     with session_scope() as session:
-        view = jobs.job_detail(session, bob, again)
+        view = jobs.job_detail(session, user, again)
     assert (view["buildCache"], view["currentStep"], view["queuePosition"]) == ("hit", "completed (cache hit)", None)
+
+
+def test_another_users_identical_upload_builds_on_its_own(env, tmp_path):
+    alice, bob = make_user("alice"), make_user("bob")
+    queue_project(alice, static_site(tmp_path / "a", "same files"))
+    first = build_next()
+
+    theirs = queue_project(bob, static_site(tmp_path / "b", "same files"))
+    queued = job(theirs)
+    assert (queued.status, queued.follows_job_id, queued.build_cache) == ("queued", None, "miss")
+    assert queued.build_cache_reason == "no identical upload built in the last 24 h"  # nothing about Alice's
+    assert notes(bob, theirs) == ["queued"]
+    assert build_next() == theirs
+    built = job(theirs)
+    assert built.status == "completed" and "cache hit" not in built.logs
+    assert not os.path.samefile(site_file(theirs), site_file(first))
+
+
+def test_another_users_identical_build_in_progress_is_neither_followed_nor_shared(env, tmp_path):
+    alice, bob = make_user("alice"), make_user("bob")
+    leader = queue_project(alice, static_site(tmp_path / "a", "twin"))
+    other = queue_project(bob, static_site(tmp_path / "b", "twin"))
+    assert (job(other).status, job(other).follows_job_id, job(other).build_cache) == ("queued", None, "miss")
+    with session_scope() as session:  # how the pipeline ends a failed build
+        failed = session.get(BuildJob, leader)
+        failed.status, failed.completed_at = JobStatus.FAILED, utcnow()
+        failed.error, failed.logs = "build: vite build failed:\nalice's secret path", "alice's log"
+    build_cache.release_followers()
+    assert (job(other).status, job(other).error) == ("queued", None)  # Alice's failure is not Bob's
+
+    assert build_next() == other
+    built = job(other)
+    assert built.status == "completed" and "alice" not in built.logs
+    assert "failed" not in notes(bob, other)
 
 
 def test_builds_older_than_a_day_are_not_reused(env, tmp_path):
@@ -67,14 +102,14 @@ def test_builds_older_than_a_day_are_not_reused(env, tmp_path):
 
 
 def test_identical_upload_follows_the_build_in_progress_and_completes_with_it(env, tmp_path):
-    alice, bob = make_user("alice"), make_user("bob")
-    leader = queue_project(alice, static_site(tmp_path / "a", "twin"))
-    follower = queue_project(bob, static_site(tmp_path / "b", "twin"))
+    user = make_user()
+    leader = queue_project(user, static_site(tmp_path / "a", "twin"))
+    follower = queue_project(user, static_site(tmp_path / "b", "twin"))
     waiting = job(follower)
     assert (waiting.status, waiting.follows_job_id, waiting.build_cache) == ("pending", leader, "follow")
     with session_scope() as session:
-        view = jobs.job_detail(session, bob, follower)
-        leader_eta = jobs.job_detail(session, alice, leader)["estimatedTimeRemaining"]
+        view = jobs.job_detail(session, user, follower)
+        leader_eta = jobs.job_detail(session, user, leader)["estimatedTimeRemaining"]
     assert view["queuePosition"] is None and view["estimatedTimeRemaining"] == leader_eta
     assert view["currentStep"] == "waiting for an identical build"
 
@@ -82,7 +117,7 @@ def test_identical_upload_follows_the_build_in_progress_and_completes_with_it(en
     done = job(follower)
     assert done.status == "completed" and done.build_cache == "hit"
     assert os.path.samefile(site_file(follower), site_file(leader))
-    assert notes(bob, follower) == ["completed", "queued"]
+    assert notes(user, follower) == ["completed", "queued"]
 
 
 def test_follower_fails_with_its_leader(env, tmp_path):
@@ -100,11 +135,11 @@ def test_follower_fails_with_its_leader(env, tmp_path):
 
 
 def test_cancelling_the_leader_leaves_followers_to_build_on_their_own(env, tmp_path):
-    alice, bob = make_user("alice"), make_user("bob")
-    leader = queue_project(alice, static_site(tmp_path / "a", "shared"))
-    follower = queue_project(bob, static_site(tmp_path / "b", "shared"))
+    user = make_user()
+    leader = queue_project(user, static_site(tmp_path / "a", "shared"))
+    follower = queue_project(user, static_site(tmp_path / "b", "shared"))
     with session_scope() as session:
-        jobs.cancel(session, alice, leader)
+        jobs.cancel(session, user, leader)
     build_cache.release_followers()
     detached = job(follower)
     assert (detached.status, detached.follows_job_id, detached.build_cache) == ("queued", None, "miss")

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from workers import accounts
+from workers.client_address import client_address
+from workers.config import settings
 from workers.db import session_scope
 from workers.models import User
 
@@ -44,7 +46,9 @@ def register(body: NewAccount) -> dict:
 @router.post("/login", response_model=SignedIn, responses=errors(400, 401, 422, 429))
 def login(body: Credentials, request: Request) -> dict:
     """Sign in. After 10 failures in 5 minutes for one username from one address: 429 with Retry-After."""
-    client = request.client.host if request.client else ""
+    peer = request.client.host if request.client else ""
+    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
+    client = client_address(peer, forwarded_for, settings().trusted_proxies)
     with session_scope() as session:
         user = accounts.authenticate(session, body.username, body.password, client=client)
         token = accounts.issue_token(session, user)

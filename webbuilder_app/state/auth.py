@@ -3,6 +3,8 @@
 import reflex as rx
 
 from workers import accounts
+from workers.client_address import client_address
+from workers.config import settings
 from workers.db import session_scope
 
 
@@ -43,13 +45,17 @@ class AuthState(rx.State):
         self._user_id, self.username, self.is_admin, self.auth_error = user.id, user.username, user.is_admin, ""
         return rx.redirect("/")
 
+    def _client(self) -> str:
+        """Who is signing in, for the login throttle: behind a trusted proxy, the client it forwards
+        (Reflex's own client_ip is the connecting peer while its trusted_proxy_hops stays 0)."""
+        forwarded_for = self.router.headers.raw_headers.get("x-forwarded-for", "")
+        return client_address(self.router.session.client_ip, forwarded_for, settings().trusted_proxies)
+
     @rx.event
     def login(self, form: dict):
         try:
             with session_scope() as session:
-                user = accounts.authenticate(
-                    session, form.get("username", ""), form.get("password", ""), client=self.router.session.client_ip
-                )
+                user = accounts.authenticate(session, form.get("username", ""), form.get("password", ""), client=self._client())
         except accounts.AccountError as exc:
             self.auth_error = str(exc)
             return
