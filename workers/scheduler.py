@@ -276,14 +276,6 @@ def set_paused(paused: bool) -> None:
         wake(settings().max_concurrent_builds)
 
 
-def pause_dispatching() -> None:
-    set_paused(True)
-
-
-def resume_dispatching() -> None:
-    set_paused(False)
-
-
 def dispatching_paused() -> bool:
     with session_scope() as session:
         state = session.get(SchedulerState, 1)

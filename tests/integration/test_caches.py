@@ -79,13 +79,13 @@ def test_dependency_cache_and_build_cache_across_uploads(env, tmp_path, processe
 
 def test_identical_upload_during_a_build_finishes_with_it(env, tmp_path, processes):
     user = make_user()
-    scheduler.pause_dispatching()  # hold the first build in the queue while the twin arrives
+    scheduler.set_paused(True)  # hold the first build in the queue while the twin arrives
     leader = upload(user, static_site(tmp_path / "a", "twins"), "Original")
     follower = upload(user, static_site(tmp_path / "b", "twins"), "Twin")
     assert (view(user, follower)["status"], view(user, follower)["followsJobId"]) == ("pending", leader)
 
     processes.worker(env)
-    scheduler.resume_dispatching()
+    scheduler.set_paused(False)
     assert finished(user, leader)["status"] == "completed"
     twin = finished(user, follower)
     assert (twin["status"], twin["buildCache"]) == ("completed", "hit")

@@ -83,14 +83,14 @@ def test_worker_processes_start_jobs_in_priority_and_fair_order(env, site, proce
     for name, value in settings_env.items():
         monkeypatch.setenv(name, value)
     alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
-    scheduler.pause_dispatching()  # queue everything first, so the order is the dispatcher's alone
+    scheduler.set_paused(True)  # queue everything first, so the order is the dispatcher's alone
     alice_low = [site(alice, -5), site(alice, -5)]
     alice_normal = [site(alice), site(alice)]
     bob_normal = site(bob)
     carol_high = site(carol, 5)
     for _ in range(2):
         processes.worker({**env, **settings_env})
-    scheduler.resume_dispatching()
+    scheduler.set_paused(False)
 
     everything = [*alice_low, *alice_normal, bob_normal, carol_high]
     done = wait_for(lambda: all(job(j).status == "completed" for j in everything) and [job(j) for j in everything], timeout=120, what="all builds")

@@ -208,10 +208,10 @@ def test_slots_are_a_global_cap(env, site, monkeypatch):
 def test_paused_dispatching_starts_nothing_until_resumed(env, site):
     user = make_user()
     job_id = site(user)
-    scheduler.pause_dispatching()
+    scheduler.set_paused(True)
     assert scheduler.dispatching_paused()
     assert start_next() is None
-    scheduler.resume_dispatching()
+    scheduler.set_paused(False)
     assert not scheduler.dispatching_paused()
     assert start_next() == job_id
 
