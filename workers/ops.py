@@ -1,5 +1,5 @@
 """What the operators' page shows: every user's queue, running builds, live workers, host load,
-queue depth and build durations over time, dependency-cache hit rate.
+queue depth and build durations over time, dependency-cache and build-cache hit rates.
 
 Plain queries over the database and Redis, with no user scoping: only the admin-checked ops page
 calls these. Worker liveness comes from a heartbeat key each worker process refreshes from its
@@ -18,6 +18,7 @@ import psutil
 from sqlmodel import Session, col, or_, select
 
 from workers import events
+from workers.build_cache import FOLLOW, HIT
 from workers.config import settings
 from workers.jobs import QueueEstimator, job_view
 from workers.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, BuildJob, JobStatus, User, Website, utcnow
@@ -110,9 +111,16 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
+def _percent(part: int, whole: int) -> int | None:
+    return round(100 * part / whole) if whole else None
+
+
 def history(session: Session, window: str = "hour", now: datetime | None = None) -> dict:
     """Queue depth at the end of each bucket, median build duration and builds finished per bucket,
-    and the install-step cache hit rate, over the last hour (5-minute buckets) or day (hourly)."""
+    over the last hour (5-minute buckets) or day (hourly), and two hit rates over the same window:
+    the dependency cache's (installs restored instead of run) and the build cache's (finished jobs
+    answered by an identical upload's build instead of building: a cache hit, or following a build
+    in flight). Cancelled jobs were answered by nobody, so they count in neither."""
     span, step = WINDOWS[window]
     now = now or utcnow()
     since = now - span
@@ -140,13 +148,20 @@ def history(session: Session, window: str = "hour", now: datetime | None = None)
         buckets.append({"time": label, "queued": waiting, "completed": finished, "failed": failed,
                         "buildSeconds": round(statistics.median(durations), 1) if durations else 0})
         edge += step
-    outcomes = [((job.steps or {}).get("install") or {}).get("cache") for job in rows
-                if job.completed_at and _aware(job.completed_at) >= since]
+    ended = [job for job in rows if job.completed_at and _aware(job.completed_at) >= since]
+    answered = [job for job in ended if job.status in (JobStatus.COMPLETED, JobStatus.FAILED)]
+    reused = sum(1 for job in answered if job.build_cache in (HIT, FOLLOW))
+    # A job the build cache answered carries its source's step records (marked "hit"), not an
+    # install of its own: only jobs that ran their pipeline looked in the dependency cache.
+    outcomes = [((job.steps or {}).get("install") or {}).get("cache") for job in ended if job.build_cache not in (HIT, FOLLOW)]
     lookups = [o for o in outcomes if o in ("hit", "miss")]
     hits = sum(1 for o in lookups if o == "hit")
     return {
         "buckets": buckets,
         "cacheHits": hits,
         "cacheLookups": len(lookups),
-        "cacheHitPercent": round(100 * hits / len(lookups)) if lookups else None,
+        "cacheHitPercent": _percent(hits, len(lookups)),
+        "buildCacheHits": reused,
+        "buildsFinished": len(answered),
+        "buildCacheHitPercent": _percent(reused, len(answered)),
     }

@@ -1,6 +1,7 @@
 """Ops, for admins: every user's queue, running builds, workers alive, host gauges, charts over the
-last hour or day, cache hit rate, and pausing dispatch. Gauges are samples, so this one page re-reads
-every few seconds while it is open (a browser-side timer; it stops with the tab)."""
+last hour or day, dependency-cache and build-cache hit rates, and pausing dispatch. Gauges are
+samples, so this one page re-reads every few seconds while it is open (a browser-side timer; it
+stops with the tab)."""
 
 import reflex as rx
 
@@ -37,6 +38,11 @@ def _gauge(label: str, percent: rx.Var, icon: str, detail: rx.Component, gauge_i
     )
 
 
+def _hit_rate(percent: rx.Var, heading_id: str) -> rx.Component:
+    """A percentage, or a dash while the window has nothing to count."""
+    return rx.heading(rx.cond(percent >= 0, percent.to(str) + "%", "—"), size="7", id=heading_id)
+
+
 def overview() -> rx.Component:
     host = OpsState.host
     return rx.flex(
@@ -46,8 +52,10 @@ def overview() -> rx.Component:
                rx.text(host["memoryUsedGb"].to(str), " of ", host["memoryTotalGb"].to(str), " GB", size="1", color_scheme="gray"), "memory-gauge"),
         _stat("Workers alive", rx.heading(OpsState.workers.length(), size="7", id="workers-alive"), "server",
               rx.text(OpsState.running_jobs.length(), " building · ", OpsState.waiting_jobs.length(), " waiting", size="1", color_scheme="gray")),
-        _stat("Dependency cache", rx.heading(rx.cond(OpsState.cache_hit_percent >= 0, OpsState.cache_hit_percent.to(str) + "%", "—"), size="7", id="cache-hit-rate"),
+        _stat("Dependency cache", _hit_rate(OpsState.cache_hit_percent, "cache-hit-rate"),
               "database", rx.text("hit rate over ", OpsState.cache_lookups, " installs this ", OpsState.window, size="1", color_scheme="gray")),
+        _stat("Build cache", _hit_rate(OpsState.build_cache_hit_percent, "build-cache-hit-rate"), "copy-check",
+              rx.text("hit rate over ", OpsState.builds_finished, " builds this ", OpsState.window, size="1", color_scheme="gray")),
         spacing="3",
         wrap="wrap",
         width="100%",

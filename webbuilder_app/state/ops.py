@@ -10,6 +10,11 @@ from workers.db import session_scope
 from .auth import AuthState
 
 
+def _percent_var(percent: int | None) -> int:
+    """-1 stands for "nothing to count in the window": the page shows a dash."""
+    return -1 if percent is None else percent
+
+
 class OpsState(rx.State):
     allowed: bool = False
     checked: bool = False
@@ -20,6 +25,8 @@ class OpsState(rx.State):
     buckets: list[dict[str, Any]] = []
     cache_hit_percent: int = -1
     cache_lookups: int = 0
+    build_cache_hit_percent: int = -1
+    builds_finished: int = 0
     window: str = "hour"
     paused: bool = False
 
@@ -43,8 +50,10 @@ class OpsState(rx.State):
             stats = ops.history(session, self.window)
         self.users = ops.per_user(self.jobs)
         self.buckets = stats["buckets"]
-        self.cache_hit_percent = -1 if stats["cacheHitPercent"] is None else stats["cacheHitPercent"]
+        self.cache_hit_percent = _percent_var(stats["cacheHitPercent"])
         self.cache_lookups = stats["cacheLookups"]
+        self.build_cache_hit_percent = _percent_var(stats["buildCacheHitPercent"])
+        self.builds_finished = stats["buildsFinished"]
         self.host = ops.host_load()
         self.paused = scheduler.dispatching_paused()
         try:
