@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy import update
 
 from workers import accounts
 from workers.archive import detect_project
 from workers.db import session_scope
+from workers.dispatch import reap_expired
 from workers.jobs import submit
-from workers.models import BuildJob
+from workers.models import BuildJob, JobStatus, utcnow
 from workers.pipeline import run_job
-from workers.scheduler import claim_next_job
+from workers.scheduler import MAX_ATTEMPTS, claim_next_job
 
 
 def make_user(name: str = "alice", admin: bool = False) -> int:
@@ -39,3 +43,13 @@ def build_next() -> int:
         job_id = claimed.id
     run_job(job_id, "test-worker")
     return job_id
+
+
+def fail_by_reaper(job_id: int) -> None:
+    """The job's worker died a third time: the reaper fails it."""
+    with session_scope() as session:
+        session.exec(update(BuildJob).where(BuildJob.id == job_id).values(
+            status=JobStatus.BUILDING, attempts=MAX_ATTEMPTS, worker_id="gone:1:1",
+            started_at=utcnow(), lease_expires_at=utcnow() - timedelta(seconds=1)))
+    with session_scope() as session:
+        reap_expired(session)

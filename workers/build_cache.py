@@ -32,7 +32,7 @@ from sqlmodel import Session, col, desc, select
 from workers import events
 from workers.config import settings
 from workers.db import session_scope
-from workers.jobs import notify
+from workers.jobs import notify, retry_action_url
 from workers.models import ACTIVE_STATUSES, TERMINAL_STATUSES, BuildJob, JobStatus, Website, utcnow
 
 MAX_AGE = timedelta(hours=24)
@@ -145,7 +145,7 @@ def _settle(session: Session, follower: BuildJob, leader: BuildJob) -> None:
         follower.build_cache_reason = "failed together with an identical upload"
         follower.notification_sent = True
         first_line = (leader.error or "the identical build failed").splitlines()[0][:300]
-        notify(session, follower, "failed", f"{website.name} failed to build", first_line, f"/jobs/{follower.id}")
+        notify(session, follower, "failed", f"{website.name} failed to build", first_line, retry_action_url(follower.id))
     else:  # cancelled, or completed but its site is gone: build it on its own
         follower.status, follower.current_step = JobStatus.QUEUED, "queued"
         follower.build_cache, follower.build_cache_reason = MISS, "the identical build it waited for did not finish"

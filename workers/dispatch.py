@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from workers import build_cache, events, sandbox
 from workers.db import session_scope
-from workers.jobs import notify
+from workers.jobs import notify, retry_action_url
 from workers.models import IN_FLIGHT_STATUSES, BuildJob, JobStatus, utcnow
 from workers.scheduler import MAX_ATTEMPTS, expired_jobs, running_count, waiting_count
 from workers.config import settings
@@ -78,7 +78,7 @@ def reap_expired(session: Session) -> list[BuildJob]:
             job.status, job.completed_at = JobStatus.FAILED, utcnow()
             job.error = f"the worker died {job.attempts} times while building this job (last step: {job.current_step})"
             job.current_step = "failed: worker died"
-            notify(session, job, "failed", "Build failed", job.error, f"/jobs/{job.id}")
+            notify(session, job, "failed", "Build failed", job.error, retry_action_url(job.id))
         else:
             job.status, job.progress = JobStatus.QUEUED, 0
             job.current_step = f"requeued after its worker died (attempt {job.attempts} of {MAX_ATTEMPTS})"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, desc, select
 
@@ -96,7 +96,7 @@ class QueueEstimator:
     """Positions and ETAs for every waiting and running job, from one read of the queue."""
 
     def __init__(self, session: Session, now: datetime | None = None):
-        now = now or utcnow()
+        now = self.now = now or utcnow()
         model = DurationModel.recent(session)
         ordered = queued_in_order(session, now)
         self.order = {job.id: index for index, job in enumerate(ordered, start=1)}
@@ -129,3 +129,12 @@ class QueueEstimator:
     def seconds_to_start(self, job: BuildJob) -> int | None:
         seconds = self.start_in.get(job.id) if job.status == JobStatus.QUEUED else None
         return round(seconds) if seconds is not None else None
+
+    def moment_after(self, seconds: int | None) -> datetime | None:
+        """The absolute time `seconds` after this estimate was made: a page can count down to it
+        between updates, where relative seconds would stand still until the next push. Whole
+        seconds, like the estimates, so two reads a moment apart give the same value and the live
+        feed sends no change."""
+        if seconds is None:
+            return None
+        return (self.now + timedelta(seconds=seconds)).replace(microsecond=0)

@@ -20,6 +20,7 @@ from workers.db import session_scope
 from workers.models import (
     ACTIVE_STATUSES,
     IN_FLIGHT_STATUSES,
+    RETRYABLE_STATUSES,
     BuildJob,
     JobStatus,
     UserNotification,
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from workers.build_cache import Fingerprint
 
 LOG_LINES_IN_STATUS = 50
+USER_MAX_PRIORITY = 10
+MAX_PRIORITY = 1000  # admins may go past USER_MAX_PRIORITY, not without bound
+RETRY_PARAM = "retry"  # /jobs/{id}?retry=1: the job page offers to retry the build
 
 
 class JobError(ValueError):
@@ -67,6 +71,12 @@ def notify(session: Session, job: BuildJob, kind: str, title: str, message: str 
         UserNotification(user_id=job.user_id, job_id=job.id, type=kind, title=title, message=message, action_url=action_url)
     )
     deliveries.record(session, job, kind)
+
+
+def retry_action_url(job_id: int) -> str:
+    """Where a failed build's notification leads: its job page, which opens with a "Retry this
+    build?" question. It asks instead of retrying, so reloading that page makes no duplicate."""
+    return f"/jobs/{job_id}?{RETRY_PARAM}=1"
 
 
 def notification_view(note: UserNotification) -> dict:
@@ -128,6 +138,20 @@ class Submitted:
         if self.job.status == JobStatus.PENDING:
             return "Website queued! An identical upload is already building; this one finishes with it."
         return f"Website queued! Position {self.queue_position}" if self.queue_position else "Website queued!"
+
+
+def allowed_priority(requested: object, is_admin: bool) -> int:
+    """The upload priority a user gets for what the client asked (a number or its text; empty is
+    0): admins any up to ±MAX_PRIORITY, everyone else held to ±USER_MAX_PRIORITY. The API and the
+    upload form both decide here, so no client gets more than its user may have."""
+    text = str(requested if requested is not None else "").strip() or "0"
+    try:
+        priority = int(text)
+    except ValueError:
+        raise JobError(f"priority must be a whole number, got {text[:40]!r}", 422) from None
+    if abs(priority) > MAX_PRIORITY:
+        raise JobError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}", 422)
+    return priority if is_admin else max(-USER_MAX_PRIORITY, min(USER_MAX_PRIORITY, priority))
 
 
 def submit(session: Session, user_id: int, name: str, project_type: str, staged_source: Path, priority: int = 0) -> Submitted:
@@ -231,6 +255,7 @@ def owned_website(session: Session, user_id: int, website_id: int) -> Website:
 
 
 def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict:
+    remaining, to_start = estimator.seconds_remaining(job), estimator.seconds_to_start(job)
     return {
         "id": job.id,
         "jobId": job.id,
@@ -242,8 +267,10 @@ def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict
         "progress": job.progress,
         "currentStep": job.current_step,
         "queuePosition": estimator.position(job),
-        "estimatedTimeRemaining": estimator.seconds_remaining(job),
-        "estimatedStartIn": estimator.seconds_to_start(job),
+        "estimatedTimeRemaining": remaining,
+        "estimatedStartIn": to_start,
+        "estimatedCompletionAt": _iso(estimator.moment_after(remaining)),
+        "estimatedStartAt": _iso(estimator.moment_after(to_start)),
         "buildCache": job.build_cache,
         "buildCacheReason": job.build_cache_reason,
         "followsJobId": job.follows_job_id,
@@ -326,7 +353,7 @@ def cancel(session: Session, user_id: int, job_id: int) -> BuildJob:
 def retry(session: Session, user_id: int, job_id: int) -> BuildJob:
     """A new job for the same website and files, linked to the old one."""
     old = _owned_job(session, user_id, job_id)
-    if old.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+    if old.status not in RETRYABLE_STATUSES:
         raise JobError(f"Only failed or cancelled jobs can be retried; this one is {old.status}.", 409)
     if not source_dir(old.id).exists():
         raise JobError("The files of this job are no longer stored; upload them again.", 410)

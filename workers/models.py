@@ -27,6 +27,7 @@ class JobStatus:
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.BUILDING, JobStatus.RUNNING)
 IN_FLIGHT_STATUSES = (JobStatus.BUILDING, JobStatus.RUNNING)
 TERMINAL_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class User(SQLModel, table=True):

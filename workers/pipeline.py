@@ -25,7 +25,7 @@ from workers.config import settings
 from workers.db import retry_while_unreachable, session_scope
 from workers.deps_cache import DependencyCache, Installed, key_for, tool_versions
 from workers.diagnostics import npm_error_text, tail, tsc_errors, vite_errors
-from workers.jobs import job_dir, log_path, notify, source_dir
+from workers.jobs import job_dir, log_path, notify, retry_action_url, source_dir
 from workers.models import BuildJob, JobStatus, Website, utcnow
 from workers.runner import RunResult, run, strip_ansi
 from workers.scheduler import renew_lease
@@ -442,7 +442,7 @@ def finish(job_id: int, worker_id: str, outcome: str, pipeline: Pipeline, error:
         elif outcome == JobStatus.FAILED:
             job.current_step = f"failed at {pipeline.run.step}"
             first_line = strip_ansi(error or "").splitlines()[0][:300]
-            notify(session, job, "failed", f"{website.name} failed to build", first_line, f"/jobs/{job.id}")
+            notify(session, job, "failed", f"{website.name} failed to build", first_line, retry_action_url(job.id))
         else:
             job.current_step = "cancelled"
             notify(session, job, "cancelled", f"{website.name} cancelled", "Stopped while building.", f"/jobs/{job.id}")

@@ -3,6 +3,7 @@ event stream, the CLI and the fuzzer), each on the `env` fixture's fresh databas
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,34 @@ def upload_zip(client, token: str, archive: Path, name: str = "Site", priority: 
         )
     assert response.status_code == 202, response.text
     return response.json()
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def states_signed_in_as(token: str):
+    """A fresh state tree for one browser tab whose stored sign-in token is `token`: the Reflex
+    app's event handlers run on it as `Handler.fn(state, ...)`."""
+    from reflex.state import State
+
+    from webbuilder_app.state.auth import AuthState
+
+    root = State()
+    (await root.get_state(AuthState)).token = token
+    return root
+
+
+def event_args(spec) -> dict:
+    """The arguments of an event a handler returned for the browser (rx.redirect, rx.download, ...)."""
+    return {str(name): value._var_value for name, value in spec.args}
+
+
+def on_page(root, path: str) -> None:
+    """Put the tab on `path` (with its query), as a navigation does before the page's on_load."""
+    from reflex.istate.data import RouterData
+
+    root.router = RouterData.from_router_data({"pathname": path.split("?")[0], "asPath": path})
 
 
 @pytest.fixture

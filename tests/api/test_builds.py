@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import datetime, timezone
 
-from tests.api.conftest import auth, sign_up, upload_zip
+from tests.api.conftest import PASSWORD, auth, sign_up, upload_zip
+from tests.helpers import make_user
 from tests.projects import react_project
 
 BASE = "/api/website-builder"
 JOB_FIELDS = {
     "id", "websiteId", "websiteName", "status", "priority", "progress", "currentStep", "queuePosition",
-    "estimatedTimeRemaining", "createdAt", "startedAt", "completedAt", "previewUrl", "error",
+    "estimatedTimeRemaining", "estimatedCompletionAt", "estimatedStartAt", "createdAt", "startedAt", "completedAt",
+    "previewUrl", "error",
 }
 
 
@@ -68,6 +71,16 @@ def test_users_priority_is_held_to_ten(api, project_zip):
     assert api.get(f"{BASE}/jobs/{job_id}", headers=auth(token)).json()["priority"] == 10
 
 
+def test_an_admin_sets_any_priority_within_a_thousand(api, project_zip):
+    make_user("root", admin=True)
+    token = api.post("/api/auth/login", json={"username": "root", "password": PASSWORD}).json()["token"]
+    job_id = upload_zip(api, token, project_zip, priority=50)["website"]["buildJobId"]
+    assert api.get(f"{BASE}/jobs/{job_id}", headers=auth(token)).json()["priority"] == 50
+    with open(project_zip, "rb") as stream:
+        too_high = api.post(f"{BASE}/upload", headers=auth(token), data={"name": "x", "priority": "1001"}, files={"files": ("p.zip", stream)})
+    assert too_high.status_code == 422 and "between -1000 and 1000" in too_high.json()["message"]
+
+
 def test_build_status_queue_and_job(api, project_zip):
     token = sign_up(api, "alice")
     uploaded = upload_zip(api, token, project_zip, name="Shop")
@@ -89,6 +102,24 @@ def test_build_status_queue_and_job(api, project_zip):
     assert api.get(f"{BASE}/jobs/{job_id + 100}", headers=auth(token)).json()["message"] == "Job not found."
     assert api.get(f"{BASE}/jobs/{2**40}", headers=auth(token)).status_code == 422
     assert api.get(f"{BASE}/jobs/abc", headers=auth(token)).status_code == 422
+
+
+def test_estimates_come_with_the_times_they_point_at(api, make_zip):
+    """A page counts down to these between pushes; they agree with the seconds read at the same time."""
+    token = sign_up(api, "alice")
+    first = upload_zip(api, token, make_zip("first"))["website"]["buildJobId"]
+    second = upload_zip(api, token, make_zip("second"))["website"]["buildJobId"]
+    read_at = datetime.now(timezone.utc)
+    view = api.get(f"{BASE}/jobs/{second}", headers=auth(token)).json()
+    completion = datetime.fromisoformat(view["estimatedCompletionAt"])
+    start = datetime.fromisoformat(view["estimatedStartAt"])
+    assert abs((completion - read_at).total_seconds() - view["estimatedTimeRemaining"]) < 2
+    assert abs((start - read_at).total_seconds() - view["estimatedStartIn"]) < 2
+    assert start < completion
+
+    api.post(f"{BASE}/jobs/{first}/cancel", headers=auth(token))
+    cancelled = api.get(f"{BASE}/jobs/{first}", headers=auth(token)).json()
+    assert (cancelled["estimatedCompletionAt"], cancelled["estimatedStartAt"]) == (None, None)
 
 
 def test_cancel_then_retry(api, project_zip):

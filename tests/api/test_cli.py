@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import distinct_app
-from tests.api.test_isolation import states_signed_in_as
+from tests.api.conftest import distinct_app, states_signed_in_as
 from tests.projects import TYPE_ERROR_APP, react_project
 
 pytestmark = pytest.mark.integration

@@ -3,11 +3,9 @@ and nothing of Alice's changes."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from tests.api.conftest import auth, sign_up, upload_zip
+from tests.api.conftest import auth, on_page, run, sign_up, states_signed_in_as, upload_zip
 from tests.helpers import job
 from workers import accounts
 from workers.db import session_scope
@@ -83,24 +81,7 @@ def test_every_endpoint_hides_other_users_objects(api, alices_things):
     alices_webhook_untouched(api, a)
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
-
-
-async def states_signed_in_as(token: str):
-    """A fresh state tree for one browser tab whose stored sign-in token is `token`."""
-    from reflex.state import State
-
-    from webbuilder_app.state.auth import AuthState
-
-    root = State()
-    (await root.get_state(AuthState)).token = token
-    return root
-
-
 def test_every_state_handler_hides_other_users_objects(api, alices_things):
-    from reflex.istate.data import RouterData
-
     from webbuilder_app.state.integrations import IntegrationsState
     from webbuilder_app.state.job import JobFeedState, JobState
     from webbuilder_app.state.notifications import NotificationState
@@ -113,7 +94,7 @@ def test_every_state_handler_hides_other_users_objects(api, alices_things):
     async def bob_tries():
         root = await states_signed_in_as(bob_token)
         job_state = await root.get_state(JobState)
-        root.router = RouterData.from_router_data({"pathname": f"/jobs/{a['job']}", "asPath": f"/jobs/{a['job']}"})
+        on_page(root, f"/jobs/{a['job']}")
         assert job_state.viewing_id == a["job"]
         await JobState.load.fn(job_state)
         assert job_state.not_found is True
@@ -121,6 +102,11 @@ def test_every_state_handler_hides_other_users_objects(api, alices_things):
         assert job_view.job == {} and not job_view._linked_to  # never attached to Alice's job
         await JobState.cancel.fn(job_state, a["job"])
         await JobState.retry.fn(job_state, a["cancelled_job"])
+        downloaded = await JobState.download_log.fn(job_state, a["job"])
+        assert "Job not found" in str(downloaded) and "data:" not in str(downloaded)
+        on_page(root, f"/jobs/{a['cancelled_job']}?retry=1")  # as her failed-build notification leads
+        await JobState.load.fn(job_state)
+        assert (job_state.not_found, job_state.retry_offered) == (True, False)
 
         notes = await root.get_state(NotificationState)
         followed = await NotificationState.open.fn(notes, a["note"])

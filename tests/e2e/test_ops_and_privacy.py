@@ -52,7 +52,8 @@ def test_queued_job_shows_position_and_eta_while_dispatch_is_paused(app, page, b
         page.click("#upload-button")
         page.wait_for_url(re.compile(r"/jobs/\d+$"))
         expect(page.locator("#queue-position")).to_have_text("Position 1")
-        expect(page.locator(".eta")).to_contain_text(re.compile(r"ETA about \d+ (s|min)"))
+        # Counted down in the browser: a short estimate may already have run out.
+        expect(page.locator(".eta")).to_contain_text(re.compile(r"ETA (about \d+ (s|min)|any moment now)"))
         page.goto(app.url)
         card = page.locator("#active-jobs .job-card").filter(has_text="Waiting site")
         expect(card.locator(".queue-position")).to_have_text("Position 1")

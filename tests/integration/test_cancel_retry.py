@@ -120,7 +120,7 @@ def test_retrying_a_failed_build_makes_a_linked_job_that_the_website_follows(use
     assert failed["status"] == "failed"
     assert "boom: the build script failed on purpose" in failed["error"]
     [note] = [n for n in user.notifications(first) if n["type"] == "failed"]
-    assert note["actionUrl"] == f"/jobs/{first}"  # the job page, which offers the retry
+    assert note["actionUrl"] == f"/jobs/{first}?retry=1"  # the job page, asking "Retry this build?"
 
     response = user.post(f"/jobs/{first}/retry")
     assert response.status_code == 202, response.text

@@ -10,15 +10,13 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from tests.helpers import build_next, job, make_user, queue_project
+from tests.helpers import build_next, fail_by_reaper, job, make_user, queue_project
 from tests.projects import static_site
 from tests.webhook_receiver import readme_verify
 from workers import accounts, deliveries, webhooks
 from workers.config import settings
 from workers.db import session_scope
-from workers.dispatch import reap_expired
-from workers.models import BuildJob, JobStatus, WebhookDelivery, utcnow
-from workers.scheduler import MAX_ATTEMPTS
+from workers.models import WebhookDelivery, utcnow
 
 
 def add_webhook(user_id: int, url: str, enabled: bool = True) -> tuple[int, str]:
@@ -40,16 +38,6 @@ def make_due(delivery_id: int, seconds_ago: float = 0) -> None:
     with session_scope() as session:
         session.exec(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
                      .values(next_attempt_at=utcnow() - timedelta(seconds=seconds_ago)))
-
-
-def fail_by_reaper(job_id: int) -> None:
-    """The job's worker died a third time: the reaper fails it."""
-    with session_scope() as session:
-        session.exec(update(BuildJob).where(BuildJob.id == job_id).values(
-            status=JobStatus.BUILDING, attempts=MAX_ATTEMPTS, worker_id="gone:1:1",
-            started_at=utcnow(), lease_expires_at=utcnow() - timedelta(seconds=1)))
-    with session_scope() as session:
-        reap_expired(session)
 
 
 def test_a_ping_is_signed_as_the_readme_verifies_it(env, receiver):

@@ -15,7 +15,6 @@ from .auth import RowId, current_user
 from .schemas import Cancelled, JobDetail, Notifications, Queue, Retried, Updated, Uploaded, errors
 
 router = APIRouter(prefix="/api/website-builder", tags=["builds"])
-MAX_PRIORITY = 1000  # admins may go past the users' ±10, not without bound
 UNSUPPORTED_ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".rar", ".7z", ".gz")
 
 UPLOAD_FORM = {
@@ -71,17 +70,6 @@ async def _limited_form(request: Request):
     return await Request(request.scope, counting_receive).form(max_files=20_000, max_fields=50)
 
 
-def _priority(raw: object, user: User) -> int:
-    text = str(raw if raw is not None else "0").strip() or "0"
-    try:
-        priority = int(text)
-    except ValueError:
-        raise jobs.JobError(f"priority must be a whole number, got {text[:40]!r}", 422) from None
-    if abs(priority) > MAX_PRIORITY:
-        raise jobs.JobError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}", 422)
-    return priority if user.is_admin else max(-10, min(10, priority))
-
-
 def _check_archive_type(uploads: list[UploadFile]) -> None:
     if len(uploads) == 1 and (uploads[0].filename or "").lower().endswith(UNSUPPORTED_ARCHIVES):
         raise ArchiveError("Only .zip archives are accepted; zip the project folder, or upload the folder itself.", 415)
@@ -102,7 +90,7 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
         if not uploads:
             raise ArchiveError("send the project as 'files': one .zip, or the files of a folder")
         _check_archive_type(uploads)
-        priority = _priority(form.get("priority"), user)
+        priority = jobs.allowed_priority(form.get("priority"), user.is_admin)
         name = str(form.get("name") or "")
         files = [(f.filename or "", f.file) for f in uploads]
         submitted = await run_in_threadpool(intake.accept, user.id, name, files, priority)

@@ -84,6 +84,10 @@ class JobView(Open):
     queuePosition: int | None = Field(description="1 = next to start; null unless queued")
     estimatedTimeRemaining: int | None = Field(description="seconds until done (queued: wait + build); null when finished")
     estimatedStartIn: int | None = Field(default=None, description="seconds until a queued job starts; null unless queued")
+    estimatedCompletionAt: str | None = Field(
+        default=None, description="ISO time estimatedTimeRemaining points at: count down to it between reads"
+    )
+    estimatedStartAt: str | None = Field(default=None, description="ISO time estimatedStartIn points at; null unless queued")
     buildCache: str | None = Field(default=None, description="hit (identical recent build reused) | miss | follow (attached to an identical build in progress)")
     buildCacheReason: str | None = Field(default=None, description="why the build cache hit or missed")
     followsJobId: int | None = Field(default=None, description="the identical build a pending job follows")

@@ -6,13 +6,25 @@ from webbuilder_app.components.status import status_badge
 from webbuilder_app.state.job import JobState
 
 
+# A react-moment renderer: the time left until the moment, redrawn by the component's own timer.
+COUNTDOWN = rx.Var(
+    _js_expr="""(({datetime}) => {
+  const seconds = Math.round(datetime.diff(Date.now()) / 1000);
+  if (seconds <= 0) return "any moment now";
+  return seconds >= 90 ? `about ${Math.floor(seconds / 60)} min` : `about ${seconds} s`;
+})"""
+)
+
+
 def eta_text(job: rx.Var) -> rx.Component:
-    seconds = job["estimatedTimeRemaining"].to(int)
+    """Counts down in the browser to the estimate's absolute time, so a job waiting behind someone
+    else's long build does not show a frozen ETA until the next server push."""
     return rx.cond(
-        job["estimatedTimeRemaining"],
+        job["estimatedCompletionAt"],
         rx.text(
             rx.icon("timer", size=13, display="inline", vertical_align="-2px"),
-            rx.cond(seconds >= 90, rx.text.span(" ETA about ", seconds // 60, " min"), rx.text.span(" ETA about ", seconds, " s")),
+            " ETA ",
+            rx.moment(job["estimatedCompletionAt"].to(str), renderers=[COUNTDOWN], interval=1000),
             size="2",
             color_scheme="gray",
             class_name="eta",

@@ -5,8 +5,27 @@ import reflex as rx
 from webbuilder_app.components.job_card import job_card
 from webbuilder_app.components.layout import signed_in_page
 from webbuilder_app.components.upload_zone import pick_folder_button, selected_count, selection_summary, send_selection, upload_zone
+from webbuilder_app.state.auth import AuthState
 from webbuilder_app.state.feed import QueueFeedState
 from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
+from workers.jobs import MAX_PRIORITY
+
+
+def priority_field() -> rx.Component:
+    """Everyone picks Low/Normal/High; an admin types any priority (the server checks who may)."""
+    return rx.cond(
+        AuthState.is_admin,
+        rx.tooltip(
+            rx.input(
+                rx.input.slot(rx.icon("arrow-up-down", size=14)),
+                type="number", step=1, min=-MAX_PRIORITY, max=MAX_PRIORITY,
+                default_value=UploadState.priority, on_change=UploadState.set_priority,
+                id="priority", aria_label="Priority", width="8rem", size="3",
+            ),
+            content=f"Priority: higher builds sooner (Low −5, Normal 0, High 5; at most ±{MAX_PRIORITY})",
+        ),
+        rx.select(list(PRIORITIES), value=UploadState.priority_label, on_change=UploadState.set_priority_label, size="3", id="priority-label"),
+    )
 
 
 def upload_card() -> rx.Component:
@@ -27,7 +46,7 @@ def upload_card() -> rx.Component:
             rx.flex(
                 rx.input(placeholder="Website name", value=UploadState.site_name, on_change=UploadState.set_site_name,
                          id="site-name", flex="1", min_width="14rem", size="3"),
-                rx.select(list(PRIORITIES), value=UploadState.priority_label, on_change=UploadState.set_priority_label, size="3"),
+                priority_field(),
                 rx.button(
                     rx.icon("rocket", size=16),
                     "Upload and build",

@@ -1,4 +1,5 @@
-"""One job: steps with durations and cache use, the live log, errors, and actions."""
+"""One job: steps with durations and cache use, the live log (and the full one to download), errors,
+and actions."""
 
 import reflex as rx
 
@@ -28,6 +29,34 @@ def actions() -> rx.Component:
                     href=job["previewUrl"].to(str), is_external=True),
         ),
         spacing="2",
+    )
+
+
+def retry_dialog() -> rx.Component:
+    """Opened by a failed build's notification (`?retry=1`): it asks, so a reload retries nothing."""
+    job = JobFeedState.job
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Retry this build?"),
+            rx.alert_dialog.description(
+                rx.cond(job["status"] == "cancelled", "It was cancelled. ",
+                        rx.text.span(job["websiteName"].to(str), " failed: ", job["error"].to(str).split("\n")[0], ". ")),
+                "A retry builds the same files again as a new build; this one stays in your history.",
+                size="2",
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button("Not now", variant="soft", color_scheme="gray", id="retry-not-now")),
+                rx.alert_dialog.action(
+                    rx.button(rx.icon("rotate-ccw", size=16), "Retry", on_click=JobState.retry(JobState.viewing_id), id="retry-confirm"),
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="1rem",
+            ),
+            id="retry-dialog",
+        ),
+        open=JobState.retry_offered,
+        on_open_change=JobState.set_retry_offer_open,
     )
 
 
@@ -93,6 +122,10 @@ def job_view() -> rx.Component:
         ),
         rx.hstack(
             rx.text("Build #", job["id"].to(str), size="2", color_scheme="gray"),
+            rx.cond(
+                job["retryOf"],
+                rx.link("Retry of #", job["retryOf"].to(str), href="/jobs/" + job["retryOf"].to(str), size="2", id="retry-of"),
+            ),
             rx.text("·", color_scheme="gray"),
             timestamps(job),
             eta_text(job),
@@ -108,8 +141,16 @@ def job_view() -> rx.Component:
         ),
         step_timeline(JobFeedState.steps),
         error_panel(),
-        rx.heading("Log", size="4"),
+        rx.hstack(
+            rx.heading("Log", size="4"),
+            rx.spacer(),
+            rx.button(rx.icon("download", size=14), "Full log", size="1", variant="soft", color_scheme="gray",
+                      on_click=JobState.download_log(JobState.viewing_id), id="download-log"),
+            width="100%",
+            align="center",
+        ),
         log_view(JobFeedState.log_lines),
+        retry_dialog(),
         spacing="4",
         width="100%",
         id="job-view",

@@ -6,7 +6,7 @@ import reflex as rx
 
 from workers import events, jobs
 from workers.db import session_scope
-from workers.models import ACTIVE_STATUSES
+from workers.models import ACTIVE_STATUSES, RETRYABLE_STATUSES
 
 from .ansi import segments
 from .auth import AuthState
@@ -72,11 +72,17 @@ class JobFeedState(rx.SharedState):
 
     @rx.var
     def can_retry(self) -> bool:
-        return self.job.get("status") in ("failed", "cancelled")
+        return self.job.get("status") in RETRYABLE_STATUSES
+
+
+def offers_retry(detail: dict | None, query: dict) -> bool:
+    """Opened from a failed build's notification (`?retry=1`) and the job can still be retried."""
+    return detail is not None and detail["status"] in RETRYABLE_STATUSES and query.get(jobs.RETRY_PARAM) == "1"
 
 
 class JobState(rx.State):
     not_found: bool = False
+    retry_offered: bool = False  # the "Retry this build?" dialog is open
 
     @rx.var
     def viewing_id(self) -> int:
@@ -95,6 +101,7 @@ class JobState(rx.State):
             return rx.redirect("/login")
         detail = read_job(user_id, self.viewing_id)
         self.not_found = detail is None
+        self.retry_offered = offers_retry(detail, self.router.url.query_parameters)
         feed = await self.get_state(JobFeedState)
         if detail is not None:
             feed = await feed._link_to(job_token(self.viewing_id))
@@ -129,3 +136,21 @@ class JobState(rx.State):
             return rx.toast.error("Could not retry", description=str(exc))
         jobs.after_submit(new_job)
         return [rx.toast.success("Retry queued"), rx.redirect(f"/jobs/{new_job.id}")]
+
+    @rx.event
+    def set_retry_offer_open(self, is_open: bool):
+        """The dialog was answered or dismissed; only a load with `?retry=1` opens it."""
+        self.retry_offered = self.retry_offered and is_open
+
+    @rx.event
+    async def download_log(self, job_id: int):
+        """The whole log as a file: the page shows only its tail, and browser users have no API token."""
+        user_id = await self._user_id()
+        if user_id is None:
+            return rx.redirect("/login")
+        try:
+            with session_scope() as session:
+                text = jobs.full_log(session, user_id, job_id)
+        except jobs.JobError as exc:
+            return rx.toast.error("Could not read the log", description=str(exc))
+        return rx.download(data=text, filename=f"job-{job_id}.log")

@@ -57,7 +57,8 @@ class NotificationState(rx.State):
 
     @rx.event
     async def open(self, notification_id: int):
-        """Mark one notification read and follow its action (the site, or the job page)."""
+        """Mark one notification read and follow its action: the site, the job page, or for a failed
+        build the job page asking "Retry this build?"."""
         user_id = await self._user_id()
         if user_id is None:
             return rx.redirect("/login")

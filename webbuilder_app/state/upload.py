@@ -6,7 +6,7 @@ from fastapi.concurrency import run_in_threadpool
 from workers import intake
 from workers.archive import ArchiveError
 from workers.config import settings
-from workers.jobs import JobError
+from workers.jobs import JobError, allowed_priority
 
 from .auth import AuthState
 
@@ -16,7 +16,8 @@ PRIORITIES = {"Low": -5, "Normal": 0, "High": 5}
 
 class UploadState(rx.State):
     site_name: str = ""
-    priority_label: str = "Normal"
+    # As typed by an admin or set from a label; the server decides what the user may have.
+    priority: str = "0"
     uploading: bool = False
     sent_percent: int = 0
     upload_error: str = ""
@@ -27,7 +28,15 @@ class UploadState(rx.State):
 
     @rx.event
     def set_priority_label(self, value: str):
-        self.priority_label = value
+        self.priority = str(PRIORITIES.get(value, 0))
+
+    @rx.event
+    def set_priority(self, value: str):
+        self.priority = value
+
+    @rx.var
+    def priority_label(self) -> str:
+        return next((label for label, number in PRIORITIES.items() if str(number) == self.priority), "")
 
     @rx.event
     def start(self):
@@ -66,9 +75,8 @@ class UploadState(rx.State):
         # Reflex passes the browser's relative path (a folder's structure) as UploadFile.path.
         named = [((f.path.as_posix() if f.path else f.filename) or "", f.file) for f in files]
         try:
-            submitted = await run_in_threadpool(
-                intake.accept, user_id, self.site_name, named, PRIORITIES.get(self.priority_label, 0)
-            )
+            priority = allowed_priority(self.priority, auth.is_admin)  # is_admin just re-read with the token
+            submitted = await run_in_threadpool(intake.accept, user_id, self.site_name, named, priority)
         except (ArchiveError, JobError) as exc:
             self.uploading, self.upload_error = False, f"Upload refused: {exc}"
             return [rx.toast.error("Upload refused", description=str(exc)), rx.clear_selected_files(UPLOAD_ID)]
