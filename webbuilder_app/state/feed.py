@@ -8,10 +8,12 @@ from the database once into the shared states, and sends the one resulting delta
 Toasts are the one per-tab part: each tab is asked to announce what it has not shown yet. Nothing
 polls on a timer, and a tab that reconnects re-reads the truth on load.
 
-The relay does its own fan-out instead of Reflex's: Reflex updates a shared state's tabs one by one,
-opening each tab's whole state and scanning every linked tab for each, which made 50 tabs on one job
-take about 300 ms. The delta of a shared state is the same for every tab linked to it, because no
-per-tab state computes anything from the shared ones (keep it that way), so it is computed once.
+In one backend process the relay does its own fan-out instead of Reflex's: Reflex updates a shared
+state's tabs one by one, opening each tab's whole state and scanning every linked tab for each, which
+made 50 tabs on one job take about 300 ms. The delta of a shared state is the same for every tab
+linked to it, because no per-tab state computes anything from the shared ones (keep it that way), so
+it is computed once. With several backend processes (Reflex's Redis state manager) the relay leaves
+the fan-out to Reflex: there, sending past the tabs' own locks stalled page loads now and then.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import reflex as rx
 import redis.asyncio as aioredis
+from reflex.istate.manager.redis import StateManagerRedis
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import StateUpdate
 from reflex_base.event import Event
@@ -151,9 +154,30 @@ async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *lo
     if key in _unwatched:
         return set()
     delta = {}
+    token = BaseStateToken(ident=ident, cls=cls)
+    if isinstance(app.state_manager, StateManagerRedis):
+        async with app.modify_state(token) as root:  # Reflex fans the change out to the tabs
+            shared = await root.get_state(cls)
+            tabs = set(shared._linked_from)
+            if tabs:
+                shared.load(*load_args)
+    else:
+        tabs, delta = await _reload_once(app, cls, token, load_args)
+    if tabs:
+        _unwatched.discard(key)
+    else:
+        _unwatched.add(key)
+    if delta:
+        await _send(app, StateUpdate(delta=delta), tabs)
+    return tabs
+
+
+async def _reload_once(app: rx.App, cls: type[rx.SharedState], token: BaseStateToken, load_args) -> tuple[set[str], dict]:
+    """Re-read the shared state if any tab has it linked; returns those tabs and the state's delta."""
+    delta = {}
     with app.set_contexts():
         # The state manager's own modify_state: app.modify_state would start Reflex's per-tab fan-out.
-        async with app.state_manager.modify_state(BaseStateToken(ident=ident, cls=cls)) as root:
+        async with app.state_manager.modify_state(token) as root:
             shared = await root.get_state(cls)
             tabs = set(shared._linked_from)
             if tabs:  # nobody watching: a tab that opens later reads the database when it links
@@ -163,13 +187,7 @@ async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *lo
                 name = shared.get_full_name()
                 delta = {key: values for key, values in (await root._get_resolved_delta()).items() if key == name}
             root._clean()
-    if tabs:
-        _unwatched.discard(key)
-    else:
-        _unwatched.add(key)
-    if delta:
-        await _send(app, StateUpdate(delta=delta), tabs)
-    return tabs
+    return tabs, delta
 
 
 async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
