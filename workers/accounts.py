@@ -66,9 +66,10 @@ def register(session: Session, username: str, password: str, *, is_admin: bool =
     if not USERNAME_RE.match(username):
         raise AccountError("Username must be 3–32 letters, digits, '.', '_' or '-'.", 422)
     _check_password(password)
-    if session.exec(select(User).where(User.username == username)).first():
+    key = username.lower()
+    if session.exec(select(User).where((User.username_key == key) | (User.username == username))).first():
         raise AccountError("That username is taken.", 409)
-    user = User(username=username, password_hash=_hasher.hash(password), is_admin=is_admin)
+    user = User(username=username, username_key=key, password_hash=_hasher.hash(password), is_admin=is_admin)
     session.add(user)
     session.flush()
     return user

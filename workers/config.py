@@ -112,6 +112,16 @@ class Settings:
     smtp_starttls: bool
     # Reverse proxies whose X-Forwarded-For is believed (workers/client_address.py).
     trusted_proxies: tuple[Network, ...]
+    # Sign-in sessions (workers/sessions.py): their absolute lifetime and idle limit.
+    session_days: float
+    session_idle_hours: float
+    # Per-user quotas, refused where the user acts (admins are exempt); 0 turns one off.
+    quota_active_builds: int
+    quota_uploads_per_hour: int
+    quota_storage_mb: int
+    quota_event_streams: int
+    # Who may read /metrics without an admin token: addresses or CIDR ranges.
+    metrics_allow: tuple[Network, ...]
 
     @property
     def jobs_dir(self) -> Path:
@@ -183,6 +193,13 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         smtp_from=os.environ.get("WEBBUILDER_SMTP_FROM", "").strip() or f"webbuilder@{_host_of(public_url)}",
         smtp_starttls=_flag("WEBBUILDER_SMTP_STARTTLS", False),
         trusted_proxies=_networks("WEBBUILDER_TRUSTED_PROXIES"),
+        session_days=max(0.0, _float("WEBBUILDER_SESSION_DAYS", 14.0)),
+        session_idle_hours=max(0.0, _float("WEBBUILDER_SESSION_IDLE_HOURS", 72.0)),
+        quota_active_builds=max(0, _int("WEBBUILDER_QUOTA_ACTIVE_BUILDS", 20)),
+        quota_uploads_per_hour=max(0, _int("WEBBUILDER_QUOTA_UPLOADS_PER_HOUR", 60)),
+        quota_storage_mb=max(0, _int("WEBBUILDER_QUOTA_STORAGE_MB", 2048)),
+        quota_event_streams=max(0, _int("WEBBUILDER_QUOTA_EVENT_STREAMS", 10)),
+        metrics_allow=_networks("WEBBUILDER_METRICS_ALLOW"),
     )
 
 

@@ -35,24 +35,35 @@ class User(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(index=True, unique=True, max_length=64)
+    # The username folded to lower case: names are unique ignoring case. None only for an account
+    # that clashed with an older one when this rule came in (migration 0004 reports them).
+    username_key: str | None = Field(default=None, index=True, unique=True, max_length=64)
     password_hash: str
     is_admin: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     # Where emails about finished builds go (sent only when the server has an SMTP server).
     email: str | None = Field(default=None, max_length=254)
     email_notifications: bool = False
+    # Emails go only to a confirmed address: setting one mails a link whose page confirms it.
+    email_verified_at: datetime | None = None
+    email_verification_hash: str | None = Field(default=None, max_length=64)  # SHA-256 of the link's code
+    email_verification_sent_at: datetime | None = None
 
 
 class AuthToken(SQLModel, table=True):
-    """A bearer token: sign-in sessions and API tokens. Only the SHA-256 of the token is stored."""
+    """A bearer token: sign-in sessions and API tokens. Only the SHA-256 of the token is stored.
+
+    `handoff` is a sign-in that has not reached its browser yet: the sign-in form's one-time code,
+    exchanged within a minute for the session cookie (the row becomes a `session`)."""
 
     __tablename__ = "auth_tokens"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     token_hash: str = Field(index=True, unique=True, max_length=64)
-    kind: str = Field(default="session", max_length=16)  # session | api
+    kind: str = Field(default="session", max_length=16)  # session | api | handoff
     name: str = Field(default="", max_length=100)
+    client: str = Field(default="", max_length=200)  # sessions: the browser or program and address that signed in
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked: bool = False
@@ -90,6 +101,7 @@ class BuildJob(SQLModel, table=True):
     source_hash: str | None = Field(default=None, index=True, max_length=64)
     source_files: int | None = None  # project size, for ETAs by size
     source_bytes: int | None = None
+    site_bytes: int | None = None  # the published site's size, for the storage quota
     build_cache: str | None = Field(default=None, max_length=16)  # hit | miss | follow
     build_cache_reason: str | None = Field(default=None, max_length=200)
     follows_job_id: int | None = Field(default=None, index=True)  # an identical build this job waits for
