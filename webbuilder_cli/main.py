@@ -57,6 +57,9 @@ def parser() -> argparse.ArgumentParser:
     token = admin.add_parser("create-token", help="create an API token for a user and print it")
     token.add_argument("username")
     token.add_argument("--name", required=True, help="what the token is for, e.g. github-actions")
+    reset = admin.add_parser("reset-password", help="set a locked-out user's password; ends all their sign-in sessions")
+    reset.add_argument("username")
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of prompting")
     return top
 
 
@@ -138,10 +141,14 @@ def cmd_admin(args: argparse.Namespace) -> int:
     from workers.accounts import AccountError
 
     try:
-        if args.admin_command == "create-user":
+        if args.admin_command in ("create-user", "reset-password"):
             password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        if args.admin_command == "create-user":
             user_id = admin.create_user(args.username, password, is_admin=args.admin)
             err.print(f"created user {args.username} (id {user_id})")
+        elif args.admin_command == "reset-password":
+            ended = admin.reset_password(args.username, password)
+            err.print(f"password of {args.username} changed; {ended} sign-in session(s) ended")
         else:
             out.print(admin.create_token(args.username, args.name))
     except AccountError as exc:

@@ -6,20 +6,16 @@ and revoked by the user for scripts and CI). Both authenticate the same way.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, desc, select
 
-from workers import login_throttle, mailer
+from workers import login_throttle, mailer, passwords, sessions
 from workers.models import AuthToken, User, utcnow
 
-_hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -31,8 +27,6 @@ EMAIL_RE = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 MAX_EMAIL_LENGTH = 254
-# Recording every use would write on every request; a minute's precision is enough to spot dead tokens.
-LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 class AccountError(ValueError):
@@ -44,14 +38,24 @@ class AccountError(ValueError):
         self.retry_after = retry_after
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified against when the username does not exist, so both answers take as long."""
-    return _hasher.hash("not-a-real-password")
+def _busy() -> AccountError:
+    return AccountError("The server is busy checking passwords; try again in a moment.", 503, retry_after=1)
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _hash(password: str) -> str:
+    """argon2 in the bounded pool (workers/passwords.py); 503 when it is full."""
+    try:
+        return passwords.hash_password(password)
+    except passwords.PasswordPoolBusy as exc:
+        raise _busy() from exc
+
+
+def _matches(password_hash: str | None, password: str) -> bool:
+    """As _hash; None (no such user) takes as long as a wrong password."""
+    try:
+        return passwords.verify(password_hash, (password or "")[:MAX_PASSWORD_LENGTH])
+    except passwords.PasswordPoolBusy as exc:
+        raise _busy() from exc
 
 
 def _check_password(password: str) -> None:
@@ -61,7 +65,9 @@ def _check_password(password: str) -> None:
         raise AccountError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.", 422)
 
 
-def register(session: Session, username: str, password: str, *, is_admin: bool = False) -> User:
+def register(session: Session, username: str, password: str, *, is_admin: bool = False, client: str | None = None) -> User:
+    """A new account. `client` is the address a sign-up came from (registrations per address are
+    limited, see login_throttle); None for the operator's CLI and in-process callers."""
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
         raise AccountError("Username must be 3–32 letters, digits, '.', '_' or '-'.", 422)
@@ -69,58 +75,68 @@ def register(session: Session, username: str, password: str, *, is_admin: bool =
     key = username.lower()
     if session.exec(select(User).where((User.username_key == key) | (User.username == username))).first():
         raise AccountError("That username is taken.", 409)
-    user = User(username=username, username_key=key, password_hash=_hasher.hash(password), is_admin=is_admin)
-    session.add(user)
-    session.flush()
+    attempt = None
+    if client is not None:
+        try:
+            attempt = login_throttle.begin_registration(username, client)
+        except login_throttle.Throttled as exc:
+            raise AccountError(f"Too many new accounts from your address; try again in {exc.retry_after} s.", 429,
+                               retry_after=exc.retry_after) from exc
+    try:
+        user = User(username=username, username_key=key, password_hash=_hash(password), is_admin=is_admin)
+        session.add(user)
+        session.flush()
+    except (AccountError, IntegrityError) as exc:
+        if attempt:
+            attempt.cancel()
+        if isinstance(exc, IntegrityError):  # the same name, in any case, was registered meanwhile
+            raise AccountError("That username is taken.", 409) from exc
+        raise
+    if attempt:
+        attempt.succeeded()
     return user
 
 
 def authenticate(session: Session, username: str, password: str, *, client: str = "") -> User:
-    """Check a password. After too many failures for this username from this client, refuse with 429
-    before checking, so guessing is throttled (see login_throttle)."""
+    """Check a password, counted by the sign-in limits (see login_throttle): a refused attempt is 429
+    with retry_after before any password is checked; a full password pool is 503."""
     username = (username or "").strip()
-    wait = login_throttle.seconds_blocked(username, client)
-    if wait:
-        raise AccountError(f"Too many failed sign-ins; try again in {wait} s.", 429, retry_after=wait)
-    # A name that could never be registered is not looked up (and cannot reach the database as NUL etc.).
-    user = session.exec(select(User).where(User.username == username)).first() if USERNAME_RE.match(username) else None
     try:
-        valid = _hasher.verify(user.password_hash if user else _dummy_hash(), (password or "")[:MAX_PASSWORD_LENGTH])
-    except (VerificationError, InvalidHashError):
-        valid = False
+        attempt = login_throttle.begin_sign_in(username, client)
+    except login_throttle.Throttled as exc:
+        raise AccountError(f"Too many failed sign-ins; try again in {exc.retry_after} s.", 429, retry_after=exc.retry_after) from exc
+    user = find_user(session, username)
+    try:
+        valid = _matches(user.password_hash if user else None, password)
+    except AccountError:  # the pool was busy: no password was checked
+        attempt.cancel()
+        raise
     if user is None or not valid:
-        login_throttle.record_failure(username, client)
-        raise AccountError("Wrong username or password.", 401)
-    login_throttle.forget(username, client)
+        raise AccountError("Wrong username or password.", 401)  # the attempt stays counted
+    attempt.succeeded()
     return user
 
 
-def issue_token(session: Session, user: User, *, kind: str = "session", name: str = "") -> str:
-    """Create a bearer token; the plain value is returned once and never stored."""
-    token = secrets.token_urlsafe(32)
-    session.add(AuthToken(user_id=user.id, token_hash=_token_digest(token), kind=kind, name=name))
-    session.flush()
-    return token
+def set_password(session: Session, user_id: int, password: str) -> User:
+    """Give the account a new password (the caller decides which sessions end with the old one)."""
+    _check_password(password)
+    user = session.get(User, user_id)
+    user.password_hash = _hash(password)
+    return user
 
 
-def user_for_token(session: Session, token: str | None) -> User | None:
-    if not token:
+def password_matches(user: User, password: str) -> bool:
+    return _matches(user.password_hash, password)
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The account named `username`, ignoring case. An old account whose name differs from an older
+    one's only in case has no key (migration 0004): its exact name finds it, so that is tried first."""
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username):  # a name that could never be registered is not looked up
         return None
-    row = session.exec(
-        select(AuthToken).where(AuthToken.token_hash == _token_digest(token), AuthToken.revoked == False)  # noqa: E712
-    ).first()
-    if row is None:
-        return None
-    now = utcnow()
-    if row.last_used_at is None or now - _aware(row.last_used_at) > LAST_USED_PRECISION:
-        row.last_used_at = now
-    return session.get(User, row.user_id)
-
-
-def revoke_token(session: Session, token: str) -> None:
-    row = session.exec(select(AuthToken).where(AuthToken.token_hash == _token_digest(token))).first()
-    if row is not None:
-        row.revoked = True
+    found = session.exec(select(User).where((User.username == username) | (User.username_key == username.lower()))).all()
+    return next((user for user in found if user.username == username), found[0] if found else None)
 
 
 # --- API tokens ------------------------------------------------------------------------------------
@@ -129,8 +145,8 @@ def token_view(row: AuthToken) -> dict:
     return {
         "id": row.id,
         "name": row.name,
-        "createdAt": _aware(row.created_at).isoformat(),
-        "lastUsedAt": _aware(row.last_used_at).isoformat() if row.last_used_at else None,
+        "createdAt": sessions.aware(row.created_at).isoformat(),
+        "lastUsedAt": sessions.aware(row.last_used_at).isoformat() if row.last_used_at else None,
     }
 
 
@@ -143,9 +159,7 @@ def create_api_token(session: Session, user: User, name: str) -> tuple[AuthToken
         raise AccountError(f"The token name is longer than {MAX_TOKEN_NAME_LENGTH} characters.", 422)
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
         raise AccountError("The token name may not contain control characters.", 422)
-    plain = issue_token(session, user, kind="api", name=name)
-    row = session.exec(select(AuthToken).where(AuthToken.token_hash == _token_digest(plain))).one()
-    return row, plain
+    return sessions.issue(session, user, kind="api", name=name)
 
 
 def api_tokens(session: Session, user_id: int) -> list[AuthToken]:
@@ -168,25 +182,98 @@ def revoke_api_token(session: Session, user_id: int, token_id: int) -> None:
 
 
 # --- email notifications ---------------------------------------------------------------------------
+# Build emails go only to an address its owner confirmed. Setting an address mails a link to the
+# confirmation page (mailer.VERIFY_PATH) with a random code, of which only the SHA-256 is kept; the
+# page's button confirms it (a POST, so a mail scanner that opens links confirms nothing). A code is
+# single-use, works for VERIFICATION_HOURS, and only for the address it was sent to: changing the
+# address drops it. A user gets at most one link per RESEND_SECONDS, so nobody can use the server to
+# flood an inbox.
+VERIFICATION_HOURS = 24
+RESEND_SECONDS = 60
+NO_MAIL_SERVER = "This server has no mail server configured (WEBBUILDER_SMTP_HOST), so it sends no emails."
+
+
+def email_verified(user: User) -> bool:
+    return user.email is not None and user.email_verified_at is not None
+
+
+def _link_sent_at(user: User) -> datetime | None:
+    """When the user's confirmation link that still works was sent, or None."""
+    sent = user.email_verification_sent_at
+    if user.email_verification_hash is None or sent is None:
+        return None
+    sent = sessions.aware(sent)
+    return sent if utcnow() - sent <= timedelta(hours=VERIFICATION_HOURS) else None
+
 
 def notification_settings(user: User) -> dict:
     """Where build emails go; `emailAvailable` says whether this server can send any (SMTP set up)."""
-    return {"email": user.email, "emailNotifications": user.email_notifications, "emailAvailable": mailer.configured()}
+    link_sent = _link_sent_at(user)
+    return {
+        "email": user.email,
+        "emailNotifications": user.email_notifications,
+        "emailAvailable": mailer.configured(),
+        "emailVerified": email_verified(user),
+        "verificationSentAt": link_sent.isoformat() if link_sent else None,
+    }
 
 
-def set_notification_settings(session: Session, user_id: int, email: str | None, enabled: bool) -> User:
+def set_notification_settings(session: Session, user_id: int, email: str | None, enabled: bool) -> tuple[User, str | None]:
     """Set the address for emails about finished builds (None or blank: no address) and whether
-    they are sent."""
+    they are sent. A new address is unconfirmed; returns the user and, when the server can mail, the
+    code to send to it (the caller mails it after the commit)."""
     email = (email or "").strip() or None
     if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.fullmatch(email)):
         raise AccountError("That is not an email address (like you@example.com).", 422)
     if enabled and email is None:
         raise AccountError("Enter an email address to turn build emails on.", 422)
     user = session.get(User, user_id)
-    user.email, user.email_notifications = email, enabled
+    code = None
+    if email != user.email:
+        user.email, user.email_verified_at, user.email_verification_hash = email, None, None
+        if email is not None and mailer.configured():
+            code = _new_verification_code(user)
+    user.email_notifications = enabled
+    return user, code
+
+
+def resend_verification(session: Session, user_id: int) -> tuple[User, str]:
+    """A new confirmation code for the user's unconfirmed address (the old link stops working)."""
+    user = session.get(User, user_id)
+    if user.email is None:
+        raise AccountError("Enter an email address first.", 409)
+    if email_verified(user):
+        raise AccountError(f"{user.email} is confirmed already.", 409)
+    if not mailer.configured():
+        raise AccountError(NO_MAIL_SERVER, 503)
+    return user, _new_verification_code(user)
+
+
+def _new_verification_code(user: User) -> str:
+    if user.email_verification_sent_at is not None:
+        elapsed = (utcnow() - sessions.aware(user.email_verification_sent_at)).total_seconds()
+        if elapsed < RESEND_SECONDS:
+            wait = int(RESEND_SECONDS - elapsed) + 1
+            raise AccountError(f"A confirmation link was sent moments ago; you can ask for another in {wait} s.", 429, retry_after=wait)
+    code = secrets.token_urlsafe(32)
+    user.email_verification_hash, user.email_verification_sent_at = sessions.digest(code), utcnow()
+    return code
+
+
+def user_to_verify(session: Session, code: str) -> User:
+    """The user whose address this confirmation code was sent to; refuses a used, replaced or
+    expired code."""
+    user = session.exec(select(User).where(User.email_verification_hash == sessions.digest(code))).first() if code else None
+    if user is None:
+        raise AccountError("This confirmation link does not work: it was used already, or a newer one replaced it.", 404)
+    if _link_sent_at(user) is None:
+        raise AccountError(f"This confirmation link has expired (after {VERIFICATION_HOURS} hours); "
+                           "ask for a new one on the Integrations page.", 410)
     return user
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+def confirm_email(session: Session, code: str) -> User:
+    """Mark the address the code was sent to as confirmed; the code stops working."""
+    user = user_to_verify(session, code)
+    user.email_verified_at, user.email_verification_hash = utcnow(), None
+    return user

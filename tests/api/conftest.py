@@ -44,15 +44,24 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def tab_headers(token: str | None) -> dict[str, str]:
+    """The headers a tab's events carry when its socket's handshake sent the session cookie `token`
+    (what webbuilder_app/socket_guard.py hands Reflex)."""
+    from webbuilder_app.socket_guard import SESSION_HEADER
+    from workers.services import auth
+
+    session_id = auth.session_id_for_token(token)
+    return {SESSION_HEADER: str(session_id)} if session_id else {}
+
+
 async def states_signed_in_as(token: str):
-    """A fresh state tree for one browser tab whose stored sign-in token is `token`: the Reflex
-    app's event handlers run on it as `Handler.fn(state, ...)`."""
+    """A fresh state tree for one browser tab signed in with the session token `token` (as its
+    cookie): the Reflex app's event handlers run on it as `Handler.fn(state, ...)`."""
+    from reflex.istate.data import RouterData
     from reflex.state import State
 
-    from webbuilder_app.state.auth import AuthState
-
     root = State()
-    (await root.get_state(AuthState)).token = token
+    root.router = RouterData.from_router_data({"pathname": "/", "asPath": "/", "headers": tab_headers(token)})
     return root
 
 
@@ -65,7 +74,9 @@ def on_page(root, path: str) -> None:
     """Put the tab on `path` (with its query), as a navigation does before the page's on_load."""
     from reflex.istate.data import RouterData
 
-    root.router = RouterData.from_router_data({"pathname": path.split("?")[0], "asPath": path})
+    root.router = RouterData.from_router_data(
+        {"pathname": path.split("?")[0], "asPath": path, "headers": dict(root.router.headers.raw_headers)}
+    )
 
 
 @pytest.fixture

@@ -167,7 +167,7 @@ def test_the_sign_in_form_behind_a_trusted_proxy_throttles_the_forwarded_client(
             {"pathname": "/login", "asPath": "/login", "ip": "127.0.0.1", "headers": {"x-forwarded-for": forwarded_for}}
         )
         auth_state = await root.get_state(AuthState)
-        AuthState.login.fn(auth_state, {"username": "alice", "password": password})
+        await AuthState.login.fn(auth_state, {"username": "alice", "password": password})
         return auth_state.auth_error
 
     for _ in range(MAX_FAILURES):

@@ -7,7 +7,7 @@ import pytest
 
 from tests.api.conftest import auth, on_page, run, sign_up, states_signed_in_as, upload_zip
 from tests.helpers import job
-from workers import accounts
+from workers import sessions
 from workers.db import session_scope
 from workers.models import UserNotification
 
@@ -131,20 +131,20 @@ def test_every_state_handler_hides_other_users_objects(api, alices_things):
     assert unread(a["token"], api) == alice_unread
     with session_scope() as session:
         assert session.get(UserNotification, a["note"]).read is False
-        assert accounts.user_for_token(session, a["api_token"]).username == "alice"
+        assert sessions.user_for_token(session, a["api_token"]).username == "alice"
     alices_webhook_untouched(api, a)
 
 
-def test_a_tab_with_a_revoked_token_is_signed_out(api, alices_things):
+def test_a_tab_whose_session_ended_is_signed_out(api, alices_things):
     from webbuilder_app.state.auth import AuthState
     from webbuilder_app.state.job import JobState
 
     a = alices_things
 
     async def use_revoked():
-        root = await states_signed_in_as(a["api_token"])
+        root = await states_signed_in_as(a["token"])
         with session_scope() as session:
-            accounts.revoke_token(session, a["api_token"])
+            sessions.revoke_token(session, a["token"])
         job_state = await root.get_state(JobState)
         await JobState.cancel.fn(job_state, a["job"])
         return (await root.get_state(AuthState)).username

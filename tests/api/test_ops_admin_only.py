@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.api.conftest import run, states_signed_in_as
 from tests.helpers import make_user, queue_project
 from tests.projects import static_site
-from workers import accounts, scheduler
+from workers import scheduler, sessions
 from workers.db import session_scope
 from workers.models import User
 
@@ -15,7 +15,7 @@ from workers.models import User
 def session_token(username: str, admin: bool = False) -> str:
     user_id = make_user(username, admin=admin)
     with session_scope() as session:
-        return accounts.issue_token(session, session.get(User, user_id))
+        return sessions.issue(session, session.get(User, user_id))[1]
 
 
 async def ops_state_of(token: str):

@@ -1,30 +1,45 @@
-"""Register, sign in, sign out, API tokens; the bearer-token dependency every other route uses."""
+"""Register, sign in and out, sessions, password, API tokens; the bearer-token dependency every other
+route uses. Each route is a thin adapter over workers.services.auth."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from workers import accounts
 from workers.client_address import client_address
 from workers.config import settings
-from workers.db import session_scope
 from workers.models import User
+from workers.services import auth
+from workers.sessions import COOKIE_NAME
 
-from .schemas import Credentials, Done, NewAccount, NewToken, NewTokenRequest, SignedIn, TokenList, errors
+from .schemas import (
+    Credentials,
+    Done,
+    HandoffCode,
+    NewAccount,
+    NewToken,
+    NewTokenRequest,
+    PasswordChange,
+    SessionList,
+    SessionsEnded,
+    SignedIn,
+    TokenList,
+    errors,
+)
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 bearer = HTTPBearer(auto_error=False, description="A sign-in token or an API token.")
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Credential = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return credentials.credentials if credentials else None
 
 
-def current_user(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
-    with session_scope() as session:
-        user = accounts.user_for_token(session, _token(credentials))
+def current_user(credentials: Credential) -> User:
+    user = auth.user_for_token(_token(credentials))
     if user is None:
         raise HTTPException(401, "Sign in first: send Authorization: Bearer <token>.", headers={"WWW-Authenticate": "Bearer"})
     return user
@@ -34,53 +49,110 @@ def user_view(user: User) -> dict:
     return {"id": user.id, "username": user.username, "isAdmin": user.is_admin, "createdAt": user.created_at.isoformat()}
 
 
-@router.post("/register", status_code=201, response_model=SignedIn, responses=errors(400, 409, 422))
-def register(body: NewAccount) -> dict:
+def _client(request: Request) -> str:
+    """The address the sign-in limits count by (see workers/client_address.py)."""
+    peer = request.client.host if request.client else ""
+    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
+    return client_address(peer, forwarded_for, settings().trusted_proxies)
+
+
+def _label(request: Request) -> str:
+    return f"{request.headers.get('user-agent', '')[:150]} · {_client(request)}"
+
+
+@router.post("/register", status_code=201, response_model=SignedIn, responses=errors(400, 409, 422, 429))
+def register(body: NewAccount, request: Request) -> dict:
     """Create an account and sign it in."""
-    with session_scope() as session:
-        user = accounts.register(session, body.username, body.password)
-        token = accounts.issue_token(session, user)
-        return {"success": True, "token": token, "user": user_view(user)}
+    user, token = auth.register(body.username, body.password, client=_client(request), label=_label(request))
+    return {"success": True, "token": token, "user": user_view(user)}
 
 
 @router.post("/login", response_model=SignedIn, responses=errors(400, 401, 422, 429))
 def login(body: Credentials, request: Request) -> dict:
-    """Sign in. After 10 failures in 5 minutes for one username from one address: 429 with Retry-After."""
-    peer = request.client.host if request.client else ""
-    forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
-    client = client_address(peer, forwarded_for, settings().trusted_proxies)
-    with session_scope() as session:
-        user = accounts.authenticate(session, body.username, body.password, client=client)
-        token = accounts.issue_token(session, user)
-        return {"success": True, "token": token, "user": user_view(user)}
+    """Sign in. Too many failures answer 429 with Retry-After (see the README's security model)."""
+    user, token = auth.sign_in(body.username, body.password, client=_client(request), label=_label(request))
+    return {"success": True, "token": token, "user": user_view(user)}
 
 
 @router.post("/logout", response_model=Done, responses=errors(401))
-def logout(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], _user: User = Depends(current_user)) -> dict:
+def logout(credentials: Credential, _user: User = Depends(current_user)) -> dict:
     """Revoke the token this request was made with."""
-    with session_scope() as session:
-        accounts.revoke_token(session, _token(credentials))
+    auth.sign_out(_token(credentials))
     return {"success": True}
+
+
+def _current_session(credentials: HTTPAuthorizationCredentials | None) -> int | None:
+    return auth.session_id_for_token(_token(credentials))
+
+
+@router.post("/logout-all", response_model=SessionsEnded, responses=errors(401))
+def logout_all(user: User = Depends(current_user)) -> dict:
+    """End every sign-in session of yours, this one too; API tokens keep working. Open pages and
+    event streams of those sessions stop within 5 s."""
+    return {"success": True, "ended": auth.end_all_sessions(user)}
+
+
+@router.post("/password", response_model=SessionsEnded, responses=errors(401, 403, 422))
+def change_password(body: PasswordChange, credentials: Credential, user: User = Depends(current_user)) -> dict:
+    """Change your password; every other sign-in session ends (the one making this request stays)."""
+    ended = auth.change_password(user, body.currentPassword, body.newPassword, keep_session=_current_session(credentials))
+    return {"success": True, "ended": ended}
+
+
+@router.get("/sessions", response_model=SessionList, responses=errors(401))
+def list_sessions(credentials: Credential, user: User = Depends(current_user)) -> dict:
+    """Your sign-in sessions that still work: when each began, was last used, and by what client."""
+    return {"success": True, "sessions": auth.list_sessions(user, _current_session(credentials))}
+
+
+@router.delete("/sessions/{session_id}", response_model=Done, responses=errors(401, 404))
+def end_session(session_id: RowId, user: User = Depends(current_user)) -> dict:
+    """Sign one of your sessions out."""
+    auth.end_session(user, session_id)
+    return {"success": True}
+
+
+def _cookie_args() -> dict:
+    return {"httponly": True, "samesite": "strict", "secure": settings().public_url.startswith("https:"), "path": "/"}
+
+
+@router.post("/session", status_code=204, response_class=Response, responses=errors(401, 422))
+def enter_session(body: HandoffCode) -> Response:
+    """The sign-in page's step after the form: trade its one-time code (valid for a minute, once) for
+    the HttpOnly session cookie that the page's websocket then presents."""
+    token = auth.redeem_handoff(body.code)
+    if token is None:
+        return JSONResponse({"success": False, "message": "That sign-in expired; sign in again."}, status_code=401)
+    response = Response(status_code=204)
+    response.set_cookie(COOKIE_NAME, token, max_age=int(settings().session_days * 86400), **_cookie_args())
+    return response
+
+
+@router.delete("/session", status_code=204, response_class=Response)
+def leave_session(request: Request) -> Response:
+    """Sign the browser out: end the cookie's session and drop the cookie."""
+    if cookie := request.cookies.get(COOKIE_NAME):
+        auth.sign_out(cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME, **_cookie_args())
+    return response
 
 
 @router.get("/tokens", response_model=TokenList, responses=errors(401))
 def list_tokens(user: User = Depends(current_user)) -> dict:
     """The API tokens you created that are not revoked (never the token values)."""
-    with session_scope() as session:
-        return {"success": True, "tokens": [accounts.token_view(row) for row in accounts.api_tokens(session, user.id)]}
+    return {"success": True, "tokens": auth.list_api_tokens(user)}
 
 
 @router.post("/tokens", status_code=201, response_model=NewToken, responses=errors(400, 401, 422))
 def create_token(body: NewTokenRequest, user: User = Depends(current_user)) -> dict:
     """Create a named API token for a script. The token is in this response only; store it then."""
-    with session_scope() as session:
-        row, plain = accounts.create_api_token(session, user, body.name)
-        return {**accounts.token_view(row), "token": plain}
+    view, plain = auth.create_api_token(user, body.name)
+    return {**view, "token": plain}
 
 
 @router.delete("/tokens/{token_id}", response_model=Done, responses=errors(401, 404))
 def revoke_token(token_id: RowId, user: User = Depends(current_user)) -> dict:
     """Revoke one of your API tokens; it stops working at once."""
-    with session_scope() as session:
-        accounts.revoke_api_token(session, user.id, token_id)
+    auth.revoke_api_token(user, token_id)
     return {"success": True}

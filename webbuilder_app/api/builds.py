@@ -5,11 +5,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.datastructures import UploadFile
 
-from workers import events, intake, jobs
+from workers import intake
 from workers.archive import ArchiveError
 from workers.config import settings
-from workers.db import session_scope
 from workers.models import User
+from workers.services import builds, notifications
 
 from .auth import RowId, current_user
 from .schemas import Cancelled, JobDetail, Notifications, Queue, Retried, Updated, Uploaded, errors
@@ -90,10 +90,9 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
         if not uploads:
             raise ArchiveError("send the project as 'files': one .zip, or the files of a folder")
         _check_archive_type(uploads)
-        priority = jobs.allowed_priority(form.get("priority"), user.is_admin)
         name = str(form.get("name") or "")
         files = [(f.filename or "", f.file) for f in uploads]
-        submitted = await run_in_threadpool(intake.accept, user.id, name, files, priority)
+        submitted = await run_in_threadpool(builds.upload, user, name, files, form.get("priority"))
     finally:
         await form.close()
     position = submitted.queue_position
@@ -116,66 +115,50 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
 @router.get("/{website_id}/build-status", response_model=JobDetail, responses=errors(401, 404))
 def build_status(website_id: RowId, user: User = Depends(current_user)) -> dict:
     """The website's latest build, with the last 50 log lines."""
-    with session_scope() as session:
-        return {"success": True, **jobs.build_status(session, user.id, website_id)}
+    return {"success": True, **builds.build_status(user, website_id)}
 
 
 @router.get("/user/queue", response_model=Queue, responses=errors(401))
 def user_queue(user: User = Depends(current_user)) -> dict:
     """Your active jobs (in queue order) and your last 10 finished ones."""
-    with session_scope() as session:
-        return {"success": True, **jobs.user_queue(session, user.id)}
+    return {"success": True, **builds.queue(user)}
 
 
 @router.get("/user/notifications", response_model=Notifications, responses=errors(401))
-def notifications(user: User = Depends(current_user)) -> dict:
+def list_notifications(user: User = Depends(current_user)) -> dict:
     """Your last 50 notifications and how many are unread."""
-    with session_scope() as session:
-        return {"success": True, **jobs.notifications(session, user.id)}
+    return {"success": True, **notifications.recent(user)}
 
 
 @router.patch("/user/notifications/{notification_id}/read", response_model=Updated, responses=errors(401, 404))
 def mark_read(notification_id: RowId, user: User = Depends(current_user)) -> dict:
     """Mark one notification read."""
-    with session_scope() as session:
-        changed = jobs.mark_read(session, user.id, notification_id)
-    events.publish("notification", user.id)
-    return {"success": True, "updated": changed}
+    return {"success": True, "updated": notifications.mark_read(user, notification_id)}
 
 
 @router.post("/user/notifications/read-all", response_model=Updated, responses=errors(401))
 def mark_all_read(user: User = Depends(current_user)) -> dict:
     """Mark all your notifications read."""
-    with session_scope() as session:
-        changed = jobs.mark_read(session, user.id)
-    events.publish("notification", user.id)
-    return {"success": True, "updated": changed}
+    return {"success": True, "updated": notifications.mark_read(user)}
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=errors(401, 404))
 def job(job_id: RowId, user: User = Depends(current_user)) -> dict:
     """One job with its steps, errors and whole log as lines."""
-    with session_scope() as session:
-        return {"success": True, **jobs.job_detail(session, user.id, job_id)}
+    return {"success": True, **builds.job_detail(user, job_id)}
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=Cancelled, responses=errors(401, 404, 409))
 def cancel(job_id: RowId, user: User = Depends(current_user)) -> dict:
     """Cancel: a queued job at once, a building one as soon as its worker sees the request."""
-    with session_scope() as session:
-        job = jobs.cancel(session, user.id, job_id)
-        status = job.status
-    events.publish("job_update", user.id, job_id)
-    events.publish("notification", user.id, job_id)
-    return {"success": True, "jobId": job_id, "status": status, "cancelRequested": True}
+    job = builds.cancel(user, job_id)
+    return {"success": True, "jobId": job_id, "status": job.status, "cancelRequested": True}
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=Retried, responses=errors(401, 404, 409, 410))
 def retry(job_id: RowId, user: User = Depends(current_user)) -> dict:
     """Queue a new job with the same files as a failed or cancelled one."""
-    with session_scope() as session:
-        new_job = jobs.retry(session, user.id, job_id)
-    jobs.after_submit(new_job)
+    new_job = builds.retry(user, job_id)
     return {"success": True, "jobId": new_job.id, "websiteId": new_job.website_id, "retryOf": job_id}
 
 
@@ -186,5 +169,4 @@ def retry(job_id: RowId, user: User = Depends(current_user)) -> dict:
 )
 def logs(job_id: RowId, user: User = Depends(current_user)) -> str:
     """The job's whole build log as plain text."""
-    with session_scope() as session:
-        return jobs.full_log(session, user.id, job_id)
+    return builds.full_log(user, job_id)

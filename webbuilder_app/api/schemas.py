@@ -51,6 +51,33 @@ class Done(Open):
     success: bool = True
 
 
+class HandoffCode(BaseModel):
+    code: str = Field(min_length=1, max_length=100, description="The one-time code the sign-in form handed the page.")
+
+
+class PasswordChange(BaseModel):
+    currentPassword: str = Field(min_length=1, max_length=1024)
+    newPassword: str = Field(max_length=1024, json_schema_extra={"minLength": 8})
+
+
+class SessionView(Open):
+    id: int
+    client: str = Field(description="The program and address that signed in.")
+    createdAt: str
+    lastUsedAt: str | None
+    current: bool = Field(description="Whether this request was made with this session.")
+
+
+class SessionList(Open):
+    success: bool = True
+    sessions: list[SessionView]
+
+
+class SessionsEnded(Open):
+    success: bool = True
+    ended: int = Field(description="How many sign-in sessions ended.")
+
+
 class NewTokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["github-actions"],
                       json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f][^\u0000-\u001f\u007f]*$"})
@@ -225,6 +252,17 @@ class NotificationSettings(Open):
     email: str | None
     emailNotifications: bool
     emailAvailable: bool = Field(description="false: this server has no SMTP server configured and sends no emails.")
+    emailVerified: bool = Field(description="The address was confirmed through the link mailed to it; build emails go only then.")
+    verificationSentAt: str | None = Field(description="When the confirmation link that still works (24 h) was sent; null: none.")
+
+
+class EmailConfirmation(BaseModel):
+    code: str = Field(min_length=1, max_length=100, description="The `code` of the link in the confirmation email.")
+
+
+class EmailConfirmed(Open):
+    success: bool = True
+    email: str = Field(description="The address now confirmed.")
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -28,8 +28,9 @@ from workers import events, jobs
 from workers.config import settings
 from workers.db import session_scope
 from workers.models import User
+from workers.services import auth
 
-from .auth import current_user
+from .auth import Credential, current_user
 from .schemas import errors
 
 router = APIRouter(prefix="/api/website-builder", tags=["builds"])
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 EVENT_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 BATCH = 200
 RECONNECT_MS = 2000
+# How often a stream re-checks its session: a stream of a session that ended closes within this.
+SESSION_CHECK_SECONDS = 2.0
 
 
 class StreamUnavailable(jobs.JobError):
@@ -137,18 +140,28 @@ async def shared_payloads(user_id: int, change: str, job_id: int | None, entry_i
     return await asyncio.shield(read)
 
 
-async def _events(client: aioredis.Redis, user_id: int, cursor: str, trimmed: bool) -> AsyncIterator[str]:
+async def _events(client: aioredis.Redis, user_id: int, token: str, cursor: str, trimmed: bool) -> AsyncIterator[str]:
     key = events.user_stream(user_id)
-    wait_ms = max(1, int(heartbeat_seconds() * 1000))
+    loop = asyncio.get_running_loop()
+    heartbeat_due = loop.time() + heartbeat_seconds()
+    session_checked = loop.time()
     try:
         yield f"retry: {RECONNECT_MS}\n\n"
         if trimmed:
             yield sse("resync", None, {"type": "resync", "message": "Some changes were missed; re-read /user/queue."})
         yield sse("ready", cursor, {"type": "ready"})
         while True:
-            batch = await client.xread({key: cursor}, count=BATCH, block=wait_ms)
+            wait = min(heartbeat_due, session_checked + SESSION_CHECK_SECONDS) - loop.time()
+            batch = await client.xread({key: cursor}, count=BATCH, block=max(1, int(wait * 1000)))
+            if loop.time() >= session_checked + SESSION_CHECK_SECONDS:
+                session_checked = loop.time()
+                if await run_in_threadpool(auth.user_for_token, token) is None:
+                    yield sse("signed_out", None, {"type": "signed_out", "message": "This session ended; sign in again."})
+                    return
             if not batch:
-                yield ": heartbeat\n\n"
+                if loop.time() >= heartbeat_due:
+                    heartbeat_due = loop.time() + heartbeat_seconds()
+                    yield ": heartbeat\n\n"
                 continue
             entries = batch[0][1]
             for change, job_id, entry_id in _changes(entries):
@@ -172,13 +185,15 @@ async def _events(client: aioredis.Redis, user_id: int, cursor: str, trimmed: bo
     },
 )
 async def queue_stream(
+    credentials: Credential,
     user: User = Depends(current_user),
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", description="Resume after this event id.")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `job_update` (the job's current view) and `notification` (unread count and
     the newest notification) whenever one of your jobs or notifications changes; `ready` first, with the
     id to resume from; `: heartbeat` comments every 15 s. Reconnect with `Last-Event-ID` to receive
-    what you missed; a `resync` event says the gap was too long and you should re-read the queue."""
+    what you missed; a `resync` event says the gap was too long and you should re-read the queue;
+    `signed_out` ends the stream when its session ended (within 2 s)."""
     if last_event_id is not None:
         last_event_id = last_event_id.strip()
         if not EVENT_ID_RE.match(last_event_id):
@@ -193,7 +208,7 @@ async def queue_stream(
         await client.aclose()
         raise StreamUnavailable(str(exc)) from exc
     return StreamingResponse(
-        _events(client, user.id, cursor, trimmed),
+        _events(client, user.id, credentials.credentials, cursor, trimmed),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

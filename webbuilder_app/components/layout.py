@@ -32,6 +32,7 @@ def header() -> rx.Component:
             rx.menu.content(
                 rx.text(rx.cond(AuthState.is_admin, "Signed in as an admin", "Signed in"), size="1", color_scheme="gray", padding="0.25rem 0.75rem"),
                 rx.menu.separator(),
+                rx.menu.item(rx.icon("user-cog", size=14), "Account and sessions", on_click=rx.redirect("/account"), id="account-link"),
                 rx.menu.item(rx.icon("log-out", size=14), "Sign out", on_click=AuthState.logout, id="sign-out"),
             ),
         ),

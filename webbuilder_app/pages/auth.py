@@ -11,8 +11,10 @@ def _form(title: str, button: str, on_submit, switch_text: str, switch_href: str
             rx.form(
                 rx.vstack(
                     rx.hstack(rx.icon("boxes", size=24), rx.heading(title, size="6"), align="center"),
-                    rx.input(placeholder="Username", name="username", id="username", required=True, width="100%", size="3"),
-                    rx.input(placeholder="Password", name="password", id="password", type="password", required=True, width="100%", size="3"),
+                    rx.el.label("Username", html_for="username", class_name="field-label"),
+                    rx.input(name="username", id="username", required=True, width="100%", size="3", auto_complete="username"),
+                    rx.el.label("Password", html_for="password", class_name="field-label"),
+                    rx.input(name="password", id="password", type="password", required=True, width="100%", size="3"),
                     rx.cond(AuthState.auth_error != "", rx.callout(AuthState.auth_error, icon="triangle-alert", color_scheme="red", width="100%")),
                     rx.button(button, type="submit", width="100%", size="3", id="submit"),
                     rx.text(switch_text, " ", rx.link(switch_label, href=switch_href), size="2"),

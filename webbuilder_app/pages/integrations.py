@@ -10,7 +10,7 @@ from webbuilder_app.state.integrations import IntegrationsState
 
 def secret_callout() -> rx.Component:
     return shown_once(
-        IntegrationsState.created_secret, "webhook-secret", "signing secret",
+        IntegrationsState.secret_shown, "webhook-secret", "signing secret",
         rx.text("Each request carries X-Webbuilder-Signature: sha256=HMAC(secret, timestamp + \".\" + body); "
                 "the README shows how to verify it.", size="2"),
     )
@@ -67,11 +67,39 @@ def webhooks_card() -> rx.Component:
     )
 
 
+def email_status() -> rx.Component:
+    """Whether the saved address is confirmed: build emails go only to a confirmed one."""
+    address = rx.code(IntegrationsState.saved_email, variant="ghost")
+    return rx.cond(
+        IntegrationsState.saved_email != "",
+        rx.cond(
+            IntegrationsState.email_verified,
+            rx.hstack(rx.badge("verified", color_scheme="green"), rx.text("Build emails go to ", address, ".", size="2"),
+                      align="center", id="email-status"),
+            rx.hstack(
+                rx.badge("unverified", color_scheme="amber"),
+                rx.text(
+                    rx.cond(IntegrationsState.confirmation_sent,
+                            "Check your inbox: confirm ", "No confirmation link is waiting: send one to confirm "),
+                    address, " and build emails start.",
+                    size="2",
+                ),
+                rx.button("Resend", on_click=IntegrationsState.resend_confirmation, variant="soft", size="1",
+                          disabled=~IntegrationsState.email_available, id="resend-confirmation"),
+                align="center",
+                wrap="wrap",
+                id="email-status",
+            ),
+        ),
+    )
+
+
 def email_card() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(rx.icon("mail", size=18), rx.heading("Email", size="4"), align="center"),
-            rx.text("An email when one of your builds completes or fails, with the site's address or the error.",
+            rx.text("An email when one of your builds completes or fails, with the site's address or the error. "
+                    "A new address is mailed a link first: nothing else goes to it until you confirm it.",
                     color_scheme="gray", size="2"),
             rx.cond(~IntegrationsState.email_available,
                     rx.callout("This server has no mail server configured (WEBBUILDER_SMTP_HOST), so no emails are sent.",
@@ -90,6 +118,7 @@ def email_card() -> rx.Component:
                 align="center",
                 width="100%",
             ),
+            email_status(),
             rx.cond(IntegrationsState.email_error != "",
                     rx.callout(IntegrationsState.email_error, icon="triangle-alert", color_scheme="red", width="100%")),
             spacing="3",

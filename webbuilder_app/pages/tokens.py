@@ -3,18 +3,17 @@
 import reflex as rx
 
 from webbuilder_app.components.layout import signed_in_page
-from webbuilder_app.components.shown_once import shown_once
+from webbuilder_app.components.shown_once import copy_of, shown_once
 from webbuilder_app.state.tokens import TokensState
 
 
 def created_callout() -> rx.Component:
     return shown_once(
-        TokensState.created_token, "created-token", "token",
+        TokensState.token_shown, "created-token", "token",
         rx.text("In a CI pipeline, with WEBBUILDER_URL set to this site's address:", size="2"),
-        rx.code_block(
-            "export WEBBUILDER_TOKEN=" + TokensState.created_token + '\nwebbuilder submit ./my-site --name "My site" --wait',
-            language="bash",
-            width="100%",
+        rx.el.pre(
+            rx.el.code("export WEBBUILDER_TOKEN=", copy_of("created-token"), '\nwebbuilder submit ./my-site --name "My site" --wait'),
+            class_name="usage-snippet",
         ),
     )
 

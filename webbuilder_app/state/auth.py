@@ -1,49 +1,62 @@
-"""Who is signed in. The token lives in the browser; the user id is only ever derived from it here."""
+"""Who is signed in, for this tab.
+
+No credential lives in Reflex state. The browser holds an HttpOnly session cookie; the websocket guard
+(socket_guard.py) turns it into the session's row id at the socket's handshake, and every event
+re-checks that session (`_signed_in_user`), so a session that ended stops working at once. Signing in
+hands the page a one-time code, exchanged for the cookie over HTTP (`/api/auth/session`), and the page
+reloads so its new socket carries the cookie.
+"""
+
+import asyncio
+import json
 
 import reflex as rx
 
-from workers import accounts
+from webbuilder_app.socket_guard import SESSION_HEADER
+from workers.accounts import AccountError
 from workers.client_address import client_address
 from workers.config import settings
-from workers.db import session_scope
+from workers.models import User
+from workers.services import auth
+
+from .changes import assign_changed
+
+
+def _enter_session(code: str, then: str = "/") -> rx.event.EventSpec:
+    """Exchange the sign-in code for the session cookie, then load the app afresh (a new socket)."""
+    return rx.call_script(
+        "fetch('/api/auth/session', {method: 'POST', credentials: 'same-origin', "
+        f"headers: {{'Content-Type': 'application/json'}}, body: JSON.stringify({{code: {json.dumps(code)}}})}})"
+        f".then(r => {{ if (r.ok) window.location.replace({json.dumps(then)}); }})"
+    )
+
+
+def leave_session(then: str = "/login") -> rx.event.EventSpec:
+    """Drop the session cookie and load `then` afresh."""
+    return rx.call_script(
+        "fetch('/api/auth/session', {method: 'DELETE', credentials: 'same-origin'})"
+        f".finally(() => window.location.replace({json.dumps(then)}))"
+    )
 
 
 class AuthState(rx.State):
-    token: str = rx.LocalStorage("", name="webbuilder_token", sync=True)
     username: str = ""
     is_admin: bool = False
     auth_error: str = ""
-    _user_id: int | None = None
 
     @rx.var
     def signed_in(self) -> bool:
         return bool(self.username)
 
-    def current_user_id(self) -> int | None:
-        """Re-validate the token on every use: a revoked token stops working at once."""
-        with session_scope() as session:
-            user = accounts.user_for_token(session, self.token)
-            if user is None:
-                self._user_id, self.username, self.is_admin = None, "", False
-                return None
-            self._user_id, self.username, self.is_admin = user.id, user.username, user.is_admin
-            return user.id
+    def _session_id(self) -> int | None:
+        raw = self.router.headers.raw_headers.get(SESSION_HEADER, "")
+        return int(raw) if raw.isdigit() else None
 
-    @rx.event
-    def require_login(self):
-        if self.current_user_id() is None:
-            return rx.redirect("/login")
-
-    @rx.event
-    def redirect_if_signed_in(self):
-        if self.current_user_id() is not None:
-            return rx.redirect("/")
-
-    def _start_session(self, user) -> rx.event.EventSpec:
-        with session_scope() as session:
-            self.token = accounts.issue_token(session, user)
-        self._user_id, self.username, self.is_admin, self.auth_error = user.id, user.username, user.is_admin, ""
-        return rx.redirect("/")
+    def _signed_in_user(self) -> User | None:
+        """The user of this tab's session, re-read on every call; None once it ended."""
+        user = auth.user_for_session(self._session_id())
+        assign_changed(self, username=user.username if user else "", is_admin=bool(user and user.is_admin))
+        return user
 
     def _client(self) -> str:
         """Who is signing in, for the login throttle: behind a trusted proxy, the client it forwards
@@ -51,38 +64,53 @@ class AuthState(rx.State):
         forwarded_for = self.router.headers.raw_headers.get("x-forwarded-for", "")
         return client_address(self.router.session.client_ip, forwarded_for, settings().trusted_proxies)
 
+    def _client_label(self) -> str:
+        """What the Account page shows for the session: the browser and its address."""
+        return f"{self.router.headers.user_agent[:150]} · {self._client()}"
+
     @rx.event
-    def login(self, form: dict):
+    async def require_login(self):
+        if self._signed_in_user() is None:
+            await self._stop_live_updates()
+            return rx.redirect("/login")
+
+    @rx.event
+    def redirect_if_signed_in(self):
+        if self._signed_in_user() is not None:
+            return rx.redirect("/")
+
+    async def _sign_in_with(self, use_case, form: dict):
         try:
-            with session_scope() as session:
-                user = accounts.authenticate(session, form.get("username", ""), form.get("password", ""), client=self._client())
-        except accounts.AccountError as exc:
+            code = await asyncio.to_thread(
+                use_case, form.get("username", ""), form.get("password", ""), client=self._client(), label=self._client_label()
+            )
+        except AccountError as exc:
             self.auth_error = str(exc)
-            return
-        return self._start_session(user)
+            return None
+        self.auth_error = ""
+        return _enter_session(code)
 
     @rx.event
-    def register(self, form: dict):
-        try:
-            with session_scope() as session:
-                user = accounts.register(session, form.get("username", ""), form.get("password", ""))
-        except accounts.AccountError as exc:
-            self.auth_error = str(exc)
-            return
-        return self._start_session(user)
+    async def login(self, form: dict):
+        return await self._sign_in_with(auth.sign_in_browser, form)
 
     @rx.event
-    async def logout(self):
-        if self.token:
-            with session_scope() as session:
-                accounts.revoke_token(session, self.token)
-        self.token, self.username, self.is_admin, self._user_id = "", "", False, None
-        # Stop this tab from receiving the signed-out user's live updates.
-        from .feed import NotificationFeedState, QueueFeedState
-        from .job import JobFeedState
+    async def register(self, form: dict):
+        return await self._sign_in_with(auth.register_in_browser, form)
 
-        for shared in (NotificationFeedState, QueueFeedState, JobFeedState):
+    async def _stop_live_updates(self) -> None:
+        """Unlink this tab from the live feeds (every shared state is one) it showed: it no longer
+        acts as that user."""
+        for shared in rx.SharedState.__subclasses__():
             view = await self.get_state(shared)
             if view._linked_to:
                 await view._unlink()
-        return rx.redirect("/login")
+
+    @rx.event
+    async def logout(self):
+        user = self._signed_in_user()
+        if user is not None and (session_id := self._session_id()) is not None:
+            auth.end_session(user, session_id)
+        self.username, self.is_admin = "", False
+        await self._stop_live_updates()
+        return leave_session()

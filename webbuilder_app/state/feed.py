@@ -1,8 +1,10 @@
 """The signed-in user's queue and notifications, pushed live to every tab of that user.
 
-Every tab of a user links `NotificationFeedState` (the bell) to the token `user<id>`, a tab on the
-queue page also links `QueueFeedState` to it, and a tab showing a job links `JobFeedState` to
-`job<id>`; each tab thus receives only what it shows. Workers publish a change notice on the user's Redis channel;
+Every tab of a user links `NotificationFeedState` (the bell) to the user's feed token, a tab on the
+queue page also links `QueueFeedState` to it, and a tab showing a job links `JobFeedState` to the
+job's; each tab thus receives only what it shows. Feed tokens are HMACs under the server's secret
+(workers/server_secret.py), so nobody can name another user's feed, and a tab links only after its
+own sign-in was checked. Workers publish a change notice on the user's Redis channel;
 `relay_changes` (a lifespan task of the backend) re-reads that user's rows, and the changed jobs,
 from the database once into the shared states, and sends the one resulting delta to every linked tab.
 Toasts are the one per-tab part: each tab is asked to announce what it has not shown yet. Nothing
@@ -32,12 +34,16 @@ from reflex.istate.manager.token import BaseStateToken
 from reflex.state import StateUpdate
 from reflex_base.event import Event
 
-from workers import events, jobs
+from workers import events
 from workers.config import settings
-from workers.db import session_scope
 from workers.events import CHANNEL_PREFIX
 from workers.leadership import Lease
+from workers.models import User
+from workers.server_secret import keyed_name
+from workers.services import auth, builds, notifications
 
+from . import session_tabs
+from .session_tabs import link_for_session
 from .auth import AuthState
 from .changes import assign_changed
 from .job import JobFeedState, job_token
@@ -47,19 +53,22 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.015
 
 
+SWEEP_SECONDS = 2.0  # a tab of a session that ended is cut off within this (plus one push)
+
+
 def feed_token(user_id: int) -> str:
-    return f"user{user_id}"  # shared tokens may not contain "_"
+    return keyed_name("user-feed", user_id)
 
 
 async def _link_to_user_feed(feed: rx.SharedState) -> rx.SharedState | None:
     """Link this tab's `feed` to its user's shared copy and read it (on every page load, so a
     reconnect re-reads); None when nobody is signed in."""
-    user_id = (await feed.get_state(AuthState)).current_user_id()
-    if user_id is None:
+    user = (await feed.get_state(AuthState))._signed_in_user()
+    if user is None:
         return None
-    linked = await feed._link_to(feed_token(user_id))
-    linked.load(user_id)
-    events.watching(user_id)
+    linked = await link_for_session(feed, feed_token(user.id))
+    linked._load(user)
+    events.watching(user.id)
     return linked
 
 
@@ -70,9 +79,8 @@ class QueueFeedState(rx.SharedState):
     active_jobs: list[dict[str, Any]] = []
     recent_jobs: list[dict[str, Any]] = []
 
-    def load(self, user_id: int) -> None:
-        with session_scope() as session:
-            queue = jobs.user_queue(session, user_id)
+    def _load(self, user: User) -> None:
+        queue = builds.queue(user)
         assign_changed(self, active_jobs=queue["activeJobs"], recent_jobs=queue["completedJobs"])
 
     @rx.var
@@ -91,9 +99,8 @@ class NotificationFeedState(rx.SharedState):
     notifications: list[dict[str, Any]] = []
     unread_count: int = 0
 
-    def load(self, user_id: int) -> None:
-        with session_scope() as session:
-            notes = jobs.notifications(session, user_id)
+    def _load(self, user: User) -> None:
+        notes = notifications.recent(user)
         assign_changed(self, notifications=notes["notifications"], unread_count=notes["unreadCount"])
 
     @rx.event
@@ -102,7 +109,7 @@ class NotificationFeedState(rx.SharedState):
         if feed is None:
             return rx.redirect("/login")
         announcer = await self.get_state(NotificationState)
-        announcer.mark_seen(feed.notifications)
+        announcer._mark_seen(feed.notifications)
 
 
 class _Unwatched:
@@ -147,7 +154,7 @@ async def _send(app: rx.App, update: StateUpdate, tabs: set[str]) -> None:
     await asyncio.gather(*(to_tab(tab) for tab in tabs))
 
 
-async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *load_args: int) -> set[str]:
+async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *load_args) -> set[str]:
     """Re-read one shared state if any tab has it linked and send those tabs the change; returns
     them."""
     key = (cls.__name__, ident)
@@ -160,7 +167,7 @@ async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *lo
             shared = await root.get_state(cls)
             tabs = set(shared._linked_from)
             if tabs:
-                shared.load(*load_args)
+                shared._load(*load_args)
     else:
         tabs, delta = await _reload_once(app, cls, token, load_args)
     if tabs:
@@ -181,7 +188,7 @@ async def _reload_once(app: rx.App, cls: type[rx.SharedState], token: BaseStateT
             shared = await root.get_state(cls)
             tabs = set(shared._linked_from)
             if tabs:  # nobody watching: a tab that opens later reads the database when it links
-                shared.load(*load_args)
+                shared._load(*load_args)
                 # Only the shared state's part: the rest of this tree (router, hydration) is the
                 # shared token's own and would overwrite the tabs'.
                 name = shared.get_full_name()
@@ -192,13 +199,16 @@ async def _reload_once(app: rx.App, cls: type[rx.SharedState], token: BaseStateT
 
 async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
     """Re-read what changed once, into the shared states, and send the tabs the deltas."""
+    user = await asyncio.to_thread(auth.account, user_id)
+    if user is None:
+        return
     if changes.queue:
-        await _reload_shared(app, QueueFeedState, feed_token(user_id), user_id)
+        await _reload_shared(app, QueueFeedState, feed_token(user_id), user)
     for job_id in changes.job_ids:
-        await _reload_shared(app, JobFeedState, job_token(job_id), user_id, job_id)
+        await _reload_shared(app, JobFeedState, job_token(job_id), user, job_id)
     if not changes.notifications:
         return
-    tabs = await _reload_shared(app, NotificationFeedState, feed_token(user_id), user_id)
+    tabs = await _reload_shared(app, NotificationFeedState, feed_token(user_id), user)
     if not changes.announce:
         return
     # Toasts are per tab (each tab announces what it has not shown yet), so each tab is asked.
@@ -234,6 +244,38 @@ async def relay_changes(app: rx.App) -> None:
         except Exception as exc:
             log.warning("live updates lost Redis (%s); reconnecting", exc)
             await asyncio.sleep(1)
+
+
+async def end_signed_out_tabs(app: rx.App) -> None:
+    """Lifespan task: tabs showing live feeds under a session that ended (signed out elsewhere,
+    password changed, expired) stop receiving them within SWEEP_SECONDS and are sent to sign in.
+    One query per sweep, over just the sessions that have such tabs (session_tabs.py)."""
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await _cut_off_ended_sessions(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis or the database away: the tabs' own next events re-check
+            log.warning("could not check the sessions of open tabs: %s", exc)
+
+
+async def _cut_off_ended_sessions(app: rx.App) -> None:
+    watched = await asyncio.to_thread(session_tabs.sessions)
+    if not watched:
+        return
+    shared_states = {cls.get_full_name(): cls for cls in rx.SharedState.__subclasses__()}
+    for session_id in await asyncio.to_thread(auth.ended_sessions, watched):
+        tabs = set()
+        for state_name, shared_token, tab in await asyncio.to_thread(session_tabs.take, session_id):
+            cls = shared_states.get(state_name)
+            if cls is None:
+                continue
+            with app.set_contexts():
+                async with app.state_manager.modify_state(BaseStateToken(ident=shared_token, cls=cls)) as root:
+                    (await root.get_state(cls))._linked_from.discard(tab)
+            tabs.add(tab)
+        await _send(app, StateUpdate(events=Event.from_event_type(rx.redirect("/login"))), tabs)
 
 
 @dataclass

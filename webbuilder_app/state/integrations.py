@@ -10,9 +10,12 @@ from typing import Any
 import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
-from workers import accounts, deliveries, webhooks
-from workers.db import session_scope
+from webbuilder_app.components.shown_once import reveal
+from workers.accounts import AccountError
 from workers.models import User
+from workers.services import settings as email_settings
+from workers.services import webhooks
+from workers.webhooks import WebhookError
 
 from .auth import AuthState
 
@@ -20,116 +23,136 @@ from .auth import AuthState
 class IntegrationsState(rx.State):
     webhooks: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
-    created_secret: str = ""
+    secret_shown: bool = False
     webhook_error: str = ""
     email: str = ""
     email_notifications: bool = False
     email_available: bool = False
     email_error: str = ""
+    saved_email: str = ""  # the stored address (the field above is what is being typed)
+    email_verified: bool = False
+    confirmation_sent: bool = False  # a confirmation link that still works is on its way
 
-    async def _user_id(self) -> int | None:
-        return (await self.get_state(AuthState)).current_user_id()
+    async def _user(self) -> User | None:
+        return (await self.get_state(AuthState))._signed_in_user()
 
-    def _reload(self, user_id: int) -> None:
-        with session_scope() as session:
-            self.webhooks = [webhooks.endpoint_view(row) for row in webhooks.endpoints(session, user_id)]
-            self.deliveries = [deliveries.delivery_view(row) for row in deliveries.recent(session, user_id)]
-            self._show_settings(session.get(User, user_id))
+    def _reload(self, user: User) -> None:
+        self.webhooks = webhooks.list_webhooks(user)
+        self.deliveries = webhooks.recent_deliveries(user)
+        self._show_settings(email_settings.notification_settings(user))
 
-    def _show_settings(self, user: User) -> None:
-        current = accounts.notification_settings(user)
+    def _show_settings(self, current: dict) -> None:
         self.email, self.email_notifications = current["email"] or "", current["emailNotifications"]
-        self.email_available = current["emailAvailable"]
+        self._show_email_status(current)
+
+    def _show_email_status(self, current: dict) -> None:
+        self.saved_email, self.email_available = current["email"] or "", current["emailAvailable"]
+        self.email_verified, self.confirmation_sent = current["emailVerified"], current["verificationSentAt"] is not None
 
     @rx.event
     async def load(self):
-        self.created_secret, self.webhook_error, self.email_error = "", "", ""
-        user_id = await self._user_id()
-        if user_id is None:
+        self.secret_shown, self.webhook_error, self.email_error = False, "", ""
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
-        self._reload(user_id)
+        self._reload(user)
 
     @rx.event
     async def refresh(self):
         """Retries happen in the background; this re-reads their outcome."""
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
-        self._reload(user_id)
+        self._reload(user)
 
     @rx.event
     async def add_webhook(self, form: dict):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
-            with session_scope() as session:
-                _endpoint, self.created_secret = webhooks.create(session, user_id, form.get("url", ""))
-        except webhooks.WebhookError as exc:
-            self.webhook_error, self.created_secret = str(exc), ""
-            return
-        self.webhook_error = ""
-        self._reload(user_id)
+            _view, secret = webhooks.create(user, form.get("url", ""))
+        except WebhookError as exc:
+            self.webhook_error, self.secret_shown = str(exc), False
+            return None
+        self.webhook_error, self.secret_shown = "", True
+        self._reload(user)
+        return reveal("webhook-secret", secret)
 
     @rx.event
     async def set_webhook_enabled(self, webhook_id: int, enabled: bool):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
-            with session_scope() as session:
-                webhooks.set_enabled(session, user_id, webhook_id, enabled)
-        except webhooks.WebhookError as exc:
+            webhooks.set_enabled(user, webhook_id, bool(enabled))
+        except WebhookError as exc:
             return rx.toast.error(str(exc))
-        self._reload(user_id)
+        self._reload(user)
 
     @rx.event
     async def remove_webhook(self, webhook_id: int):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
-            with session_scope() as session:
-                webhooks.delete(session, user_id, webhook_id)
-        except webhooks.WebhookError as exc:
+            webhooks.delete(user, webhook_id)
+        except WebhookError as exc:
             return rx.toast.error(str(exc))
-        self.created_secret = ""
-        self._reload(user_id)
+        self.secret_shown = False
+        self._reload(user)
         return rx.toast.info("Webhook removed; nothing more is sent to it.")
 
     @rx.event
     async def send_test(self, webhook_id: int):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
             # Waits for the receiver (up to 5 s) off the event loop.
-            sent = deliveries.delivery_view(await run_in_threadpool(deliveries.send_test, user_id, webhook_id))
-        except webhooks.WebhookError as exc:
+            sent = await run_in_threadpool(webhooks.send_test, user, webhook_id)
+        except WebhookError as exc:
             return rx.toast.error(str(exc))
-        self._reload(user_id)
+        self._reload(user)
         if sent["status"] == "delivered":
             return rx.toast.success(f"Test delivered: the receiver answered {sent['responseCode']}.")
         return rx.toast.error(f"Test not delivered: {sent['error']}.")
 
     @rx.event
     def set_email(self, value: str):
-        self.email = value
+        self.email = str(value)
 
     @rx.event
     def set_email_notifications(self, value: bool):
-        self.email_notifications = value
+        self.email_notifications = bool(value)
 
     @rx.event
     async def save_email(self):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
-            with session_scope() as session:
-                self._show_settings(accounts.set_notification_settings(session, user_id, self.email, self.email_notifications))
-        except accounts.AccountError as exc:
+            # A new address is mailed its confirmation link (an SMTP exchange): off the event loop.
+            current = await run_in_threadpool(email_settings.set_notification_settings, user, self.email, self.email_notifications)
+        except AccountError as exc:
             self.email_error = str(exc)
-            return
+            self._show_email_status(email_settings.notification_settings(user))  # e.g. saved, but the link not sent
+            return None
+        link_sent = current["email"] != self.saved_email and current["verificationSentAt"] is not None
         self.email_error = ""
+        self._show_settings(current)
+        if link_sent:
+            return rx.toast.success(f"Saved. Confirm {current['email']} with the link just mailed to it; build emails start then.")
         return rx.toast.success("Email notifications saved.")
+
+    @rx.event
+    async def resend_confirmation(self):
+        user = await self._user()
+        if user is None:
+            return rx.redirect("/login")
+        try:
+            current = await run_in_threadpool(email_settings.resend_verification, user)
+        except AccountError as exc:
+            return rx.toast.error(str(exc))
+        self._show_email_status(current)
+        return rx.toast.success(f"A new confirmation link is on its way to {current['email']}.")

@@ -5,12 +5,14 @@ from typing import Any
 import reflex as rx
 
 from workers import events, jobs
-from workers.db import session_scope
-from workers.models import ACTIVE_STATUSES, RETRYABLE_STATUSES
+from workers.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, User
+from workers.server_secret import keyed_name
+from workers.services import builds
 
 from .ansi import segments
 from .auth import AuthState
 from .changes import assign_changed
+from .session_tabs import link_for_session
 
 # Deltas resend a whole var, so the page holds a bounded tail; the full log stays on disk.
 LOG_LINES_IN_PAGE = 300
@@ -34,17 +36,16 @@ def step_views(steps: dict) -> list[dict[str, str]]:
     return views
 
 
-def read_job(user_id: int, job_id: int) -> dict | None:
+def read_job(user: User, job_id: int) -> dict | None:
     """The job with its log, as its owner sees it; None for someone else's job or no job."""
     try:
-        with session_scope() as session:
-            return jobs.job_detail(session, user_id, job_id)
+        return builds.job_detail(user, job_id)
     except jobs.JobError:
         return None
 
 
 def job_token(job_id: int) -> str:
-    return f"job{job_id}"  # shared tokens may not contain "_"
+    return keyed_name("job-feed", job_id)
 
 
 class JobFeedState(rx.SharedState):
@@ -55,14 +56,14 @@ class JobFeedState(rx.SharedState):
     steps: list[dict[str, str]] = []
     log_lines: list[list[dict[str, str]]] = []
 
-    def load(self, user_id: int, job_id: int) -> bool:
-        """Re-read the job as `user_id` sees it; False when it is not theirs (or gone)."""
-        detail = read_job(user_id, job_id)
+    def _load(self, user: User, job_id: int) -> bool:
+        """Re-read the job as `user` sees it; False when it is not theirs (or gone)."""
+        detail = read_job(user, job_id)
         if detail is not None:
-            self.show(detail)
+            self._show(detail)
         return detail is not None
 
-    def show(self, detail: dict) -> None:
+    def _show(self, detail: dict) -> None:
         log_lines = [segments(line) for line in detail.pop("logs")[-LOG_LINES_IN_PAGE:]]
         assign_changed(self, log_lines=log_lines, steps=step_views(detail["steps"]), job=detail)
 
@@ -89,52 +90,47 @@ class JobState(rx.State):
         last = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         return int(last) if last.isdigit() else 0
 
-    async def _user_id(self) -> int | None:
-        return (await self.get_state(AuthState)).current_user_id()
+    async def _user(self) -> User | None:
+        return (await self.get_state(AuthState))._signed_in_user()
 
     @rx.event
     async def load(self):
         """On every load of a job page (and after a reconnect): check ownership, then link this tab
         to the job's shared view and read the current truth."""
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
-        detail = read_job(user_id, self.viewing_id)
+        detail = read_job(user, self.viewing_id)
         self.not_found = detail is None
         self.retry_offered = offers_retry(detail, self.router.url.query_parameters)
         feed = await self.get_state(JobFeedState)
         if detail is not None:
-            feed = await feed._link_to(job_token(self.viewing_id))
-            feed.show(detail)
-            events.watching(user_id, self.viewing_id)
+            feed = await link_for_session(feed, job_token(self.viewing_id))
+            feed._show(detail)
+            events.watching(user.id, self.viewing_id)
         elif feed._linked_to:
             return await feed._unlink()  # stop receiving a job this user cannot see
 
     @rx.event
     async def cancel(self, job_id: int):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
-            with session_scope() as session:
-                jobs.cancel(session, user_id, job_id)
+            builds.cancel(user, job_id)
         except jobs.JobError as exc:
             return rx.toast.error("Could not cancel", description=str(exc))
-        events.publish("job_update", user_id, job_id)
-        events.publish("notification", user_id, job_id)
         return rx.toast.info("Cancelling…")
 
     @rx.event
     async def retry(self, job_id: int):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
-            with session_scope() as session:
-                new_job = jobs.retry(session, user_id, job_id)
+            new_job = builds.retry(user, job_id)
         except jobs.JobError as exc:
             return rx.toast.error("Could not retry", description=str(exc))
-        jobs.after_submit(new_job)
         return [rx.toast.success("Retry queued"), rx.redirect(f"/jobs/{new_job.id}")]
 
     @rx.event
@@ -145,12 +141,11 @@ class JobState(rx.State):
     @rx.event
     async def download_log(self, job_id: int):
         """The whole log as a file: the page shows only its tail, and browser users have no API token."""
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
         try:
-            with session_scope() as session:
-                text = jobs.full_log(session, user_id, job_id)
+            text = builds.full_log(user, job_id)
         except jobs.JobError as exc:
             return rx.toast.error("Could not read the log", description=str(exc))
         return rx.download(data=text, filename=f"job-{job_id}.log")

@@ -4,8 +4,9 @@ import json
 
 import reflex as rx
 
-from workers import events, jobs
-from workers.db import session_scope
+from workers import jobs
+from workers.models import User
+from workers.services import notifications
 
 from .auth import AuthState
 
@@ -25,22 +26,21 @@ class NotificationState(rx.State):
 
     _seen_id: int = 0
 
-    async def _user_id(self) -> int | None:
-        return (await self.get_state(AuthState)).current_user_id()
+    async def _user(self) -> User | None:
+        return (await self.get_state(AuthState))._signed_in_user()
 
-    def mark_seen(self, notifications: list[dict]) -> None:
-        self._seen_id = max([self._seen_id, *(n["id"] for n in notifications)])
+    def _mark_seen(self, seen: list[dict]) -> None:
+        self._seen_id = max([self._seen_id, *(n["id"] for n in seen)])
 
     @rx.event
     async def announce(self):
         """Sent by the backend's relay when this user got notifications: toast the new ones."""
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return
-        with session_scope() as session:
-            recent = jobs.notifications(session, user_id, limit=10)["notifications"]
+        recent = notifications.recent(user, limit=10)["notifications"]
         fresh = [n for n in recent if n["id"] > self._seen_id]
-        self.mark_seen(fresh)
+        self._mark_seen(fresh)
         announcements = []
         for note in reversed(fresh):
             if note["type"] not in TOASTED_TYPES:
@@ -59,30 +59,22 @@ class NotificationState(rx.State):
     async def open(self, notification_id: int):
         """Mark one notification read and follow its action: the site, the job page, or for a failed
         build the job page asking "Retry this build?"."""
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
-        with session_scope() as session:
-            try:
-                jobs.mark_read(session, user_id, notification_id)
-            except jobs.JobError:
-                return rx.toast.error("That notification no longer exists.")
-            target = next(
-                (n["actionUrl"] for n in jobs.notifications(session, user_id)["notifications"] if n["id"] == notification_id),
-                None,
-            )
-        events.publish("notification_read", user_id)
+        try:
+            target = notifications.open_notification(user, notification_id)
+        except jobs.JobError:
+            return rx.toast.error("That notification no longer exists.")
         if target:
             return rx.redirect(target, is_external=target.startswith("http"))
 
     @rx.event
     async def mark_all_read(self):
-        user_id = await self._user_id()
-        if user_id is None:
+        user = await self._user()
+        if user is None:
             return rx.redirect("/login")
-        with session_scope() as session:
-            jobs.mark_read(session, user_id)
-        events.publish("notification_read", user_id)
+        notifications.mark_read(user)
 
     @rx.event
     def enable_desktop(self):

@@ -39,8 +39,8 @@ class OpsState(rx.State):
         return [job for job in self.jobs if job["status"] not in ("building", "running")]
 
     async def _is_admin(self) -> bool:
-        auth = await self.get_state(AuthState)
-        self.allowed = auth.current_user_id() is not None and auth.is_admin
+        user = (await self.get_state(AuthState))._signed_in_user()
+        self.allowed = user is not None and user.is_admin
         self.checked = True
         return self.allowed
 
@@ -63,11 +63,10 @@ class OpsState(rx.State):
 
     @rx.event
     async def load(self):
-        auth = await self.get_state(AuthState)
-        if auth.current_user_id() is None:
-            return rx.redirect("/login")
         if await self._is_admin():
             self._read()
+        elif (await self.get_state(AuthState))._signed_in_user() is None:
+            return rx.redirect("/login")
 
     @rx.event
     async def refresh(self, _tick: Any = None):

@@ -3,10 +3,10 @@
 import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
-from workers import intake
 from workers.archive import ArchiveError
 from workers.config import settings
-from workers.jobs import JobError, allowed_priority
+from workers.jobs import JobError
+from workers.services import builds
 
 from .auth import AuthState
 
@@ -67,16 +67,14 @@ class UploadState(rx.State):
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
-        auth = await self.get_state(AuthState)
-        user_id = auth.current_user_id()
-        if user_id is None:
+        user = (await self.get_state(AuthState))._signed_in_user()
+        if user is None:
             self.uploading = False
             return rx.redirect("/login")
         # Reflex passes the browser's relative path (a folder's structure) as UploadFile.path.
         named = [((f.path.as_posix() if f.path else f.filename) or "", f.file) for f in files]
         try:
-            priority = allowed_priority(self.priority, auth.is_admin)  # is_admin just re-read with the token
-            submitted = await run_in_threadpool(intake.accept, user_id, self.site_name, named, priority)
+            submitted = await run_in_threadpool(builds.upload, user, self.site_name, named, self.priority)
         except (ArchiveError, JobError) as exc:
             self.uploading, self.upload_error = False, f"Upload refused: {exc}"
             return [rx.toast.error("Upload refused", description=str(exc)), rx.clear_selected_files(UPLOAD_ID)]

@@ -1,0 +1,54 @@
+"""Uploads, the queue, one job's view and log, cancel and retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from workers import events, intake, jobs
+from workers.db import session_scope
+from workers.models import BuildJob, User
+
+
+def upload(user: User, name: str, files: Iterable[tuple[str, BinaryIO]], priority: object = 0) -> jobs.Submitted:
+    """Queue a build of the uploaded project (a .zip or a folder's files) as `user`; the priority is
+    held to what the user may ask for."""
+    return intake.accept(user.id, name, files, jobs.allowed_priority(priority, user.is_admin))
+
+
+def queue(user: User) -> dict:
+    """The user's active jobs in queue order and their last finished ones."""
+    with session_scope() as session:
+        return jobs.user_queue(session, user.id)
+
+
+def job_detail(user: User, job_id: int) -> dict:
+    """One of the user's jobs with its whole log as lines; JobError 404 for anyone else's."""
+    with session_scope() as session:
+        return jobs.job_detail(session, user.id, job_id)
+
+
+def build_status(user: User, website_id: int) -> dict:
+    with session_scope() as session:
+        return jobs.build_status(session, user.id, website_id)
+
+
+def full_log(user: User, job_id: int) -> str:
+    with session_scope() as session:
+        return jobs.full_log(session, user.id, job_id)
+
+
+def cancel(user: User, job_id: int) -> BuildJob:
+    """Cancel a queued job at once, or ask a building one's worker to stop it."""
+    with session_scope() as session:
+        job = jobs.cancel(session, user.id, job_id)
+    events.publish_many([("job_update", user.id, job_id), ("notification", user.id, job_id)])
+    return job
+
+
+def retry(user: User, job_id: int) -> BuildJob:
+    """A new job with the same files as a failed or cancelled one of the user's."""
+    with session_scope() as session:
+        new_job = jobs.retry(session, user.id, job_id)
+    jobs.after_submit(new_job)
+    return new_job
