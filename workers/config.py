@@ -112,6 +112,13 @@ class Settings:
     smtp_starttls: bool
     # Reverse proxies whose X-Forwarded-For is believed (workers/client_address.py).
     trusted_proxies: tuple[Network, ...]
+    # Sign-in and sign-up limits (workers/login_throttle.py): failures of one account from anywhere
+    # before each further attempt waits (1, 2, 4 … s, at most the cap), failures from one client
+    # across accounts, new accounts per client address and hour.
+    login_account_failures: int
+    login_backoff_max_seconds: float
+    login_client_failures: int
+    registrations_per_hour: int
     # Sign-in sessions (workers/sessions.py): their absolute lifetime and idle limit.
     session_days: float
     session_idle_hours: float
@@ -193,6 +200,10 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         smtp_from=os.environ.get("WEBBUILDER_SMTP_FROM", "").strip() or f"webbuilder@{_host_of(public_url)}",
         smtp_starttls=_flag("WEBBUILDER_SMTP_STARTTLS", False),
         trusted_proxies=_networks("WEBBUILDER_TRUSTED_PROXIES"),
+        login_account_failures=max(1, _int("WEBBUILDER_LOGIN_ACCOUNT_FAILURES", 20)),
+        login_backoff_max_seconds=max(1.0, _float("WEBBUILDER_LOGIN_BACKOFF_MAX_SECONDS", 30.0)),
+        login_client_failures=max(1, _int("WEBBUILDER_LOGIN_CLIENT_FAILURES", 50)),
+        registrations_per_hour=max(1, _int("WEBBUILDER_REGISTRATIONS_PER_HOUR", 5)),
         session_days=max(0.0, _float("WEBBUILDER_SESSION_DAYS", 14.0)),
         session_idle_hours=max(0.0, _float("WEBBUILDER_SESSION_IDLE_HOURS", 72.0)),
         quota_active_builds=max(0, _int("WEBBUILDER_QUOTA_ACTIVE_BUILDS", 20)),
