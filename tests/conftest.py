@@ -145,6 +145,15 @@ def receiver():
 
 
 @pytest.fixture
+def mailbox():
+    """A local SMTP server keeping what it receives (tests/mailbox.py); `mailbox.smtp_env()` points
+    the app at it."""
+    from tests.mailbox import serve_mailbox
+
+    yield from serve_mailbox()
+
+
+@pytest.fixture
 def processes(tmp_path) -> Iterator[Processes]:
     procs = Processes(tmp_path)
     yield procs

@@ -3,7 +3,7 @@
 The database is the source of truth. `jobs.notify` calls `record` in the very transaction that marks
 a job completed or failed (the end of a build, a build-cache hit, a follower of an identical build,
 the reaper giving up on a job), which writes one `webhook_deliveries` row per enabled webhook, plus
-one for the user's email address when the server has SMTP. After that transaction commits, a message
+one for the user's email address when the server has SMTP and the user confirmed that address. After that transaction commits, a message
 wakes the `send_delivery` actor for each row (Redis carries only the row id).
 
 An attempt first claims the row with a conditional update (so two workers never send the same attempt),
@@ -26,7 +26,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import update
 from sqlmodel import Session, col, desc, select
 
-from workers import mailer, webhooks
+from workers import accounts, mailer, webhooks
 from workers.config import settings
 from workers.db import session_scope
 from workers.models import BuildJob, DeliveryStatus, User, WebhookDelivery, WebhookEndpoint, Website, utcnow
@@ -67,7 +67,7 @@ def record(session: Session, job: BuildJob, kind: str) -> None:
         if endpoint.enabled
     ]
     user = session.get(User, job.user_id)
-    if mailer.configured() and user.email and user.email_notifications:
+    if mailer.configured() and user.email_notifications and accounts.email_verified(user):
         rows.append(WebhookDelivery(user_id=job.user_id, job_id=job.id, channel=EMAIL, event=event, target=user.email, next_attempt_at=now))
     if not rows:
         return
@@ -175,6 +175,8 @@ def _send(claimed: _Claimed) -> Outcome:
     if delivery.channel == EMAIL:
         if not claimed.user.email_notifications:
             return Outcome(None, "email notifications were turned off", final=True)
+        if claimed.user.email != delivery.target or not accounts.email_verified(claimed.user):
+            return Outcome(None, "the address was changed after this email was due", final=True)
         if not mailer.configured():
             return Outcome(None, "this worker has no SMTP server configured (WEBBUILDER_SMTP_HOST)")
         try:

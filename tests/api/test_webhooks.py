@@ -59,6 +59,7 @@ def test_email_settings(api):
     me = auth(sign_up(api, "alice"))
     assert api.get(SETTINGS, headers=me).json() == {
         "success": True, "email": None, "emailNotifications": False, "emailAvailable": False,
+        "emailVerified": False, "verificationSentAt": None,
     }
     saved = api.put(SETTINGS, headers=me, json={"email": " alice@example.com ", "emailNotifications": True})
     assert saved.status_code == 200 and (saved.json()["email"], saved.json()["emailNotifications"]) == ("alice@example.com", True)

@@ -3,46 +3,22 @@ answers 500) and an SMTP server started by the test receives the emails."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-from collections.abc import Iterator
-from email.message import EmailMessage
-
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.helpers import job, make_user
+from tests.mailbox import Mailbox, confirmation_code
 from tests.projects import scripted_project, static_site, zip_folder
 from tests.webhook_receiver import readme_verify
-from workers import accounts, intake, webhooks
+from webbuilder_app.api.app import create_api
+from workers import intake, sessions, webhooks
 from workers.config import settings
 from workers.db import session_scope
-from workers.models import WebhookDelivery
+from workers.models import User, WebhookDelivery
 
 pytestmark = pytest.mark.integration
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self):
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, _server, _session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[int, Mailbox]]:
-    from aiosmtpd.controller import Controller
-
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, mailbox
-    controller.stop()
 
 
 def upload(user_id: int, folder, name: str) -> int:
@@ -58,16 +34,31 @@ def deliveries_of(job_id: int) -> dict[str, tuple[str, int]]:
         return {row.channel: (row.status, row.attempts) for row in rows}
 
 
-def test_builds_call_the_webhook_with_retries_and_send_emails(env, processes, receiver, smtp_server, tmp_path):
-    smtp_port, mailbox = smtp_server
-    processes.worker({**env, "WEBBUILDER_WEBHOOK_RETRY_SECONDS": "0.5,0.5", "WEBBUILDER_SMTP_HOST": "127.0.0.1",
-                      "WEBBUILDER_SMTP_PORT": str(smtp_port), "WEBBUILDER_SMTP_FROM": "builds@webbuilder.test"})
+def confirm_address(mailbox: Mailbox, token: str, address: str) -> None:
+    """Set the address for build emails and confirm it as its owner does: the link in the first
+    email, whose page POSTs the code."""
+    with TestClient(create_api()) as api:
+        saved = api.put("/api/website-builder/user/settings", headers={"Authorization": f"Bearer {token}"},
+                        json={"email": address, "emailNotifications": True})
+        assert saved.status_code == 200, saved.text
+        [link_email] = mailbox.wait_for(1)
+        assert link_email["To"] == address
+        confirmed = api.post("/api/website-builder/user/settings/verify", json={"code": confirmation_code(link_email)})
+        assert confirmed.json() == {"success": True, "email": address}
+    mailbox.messages.clear()
+
+
+def test_builds_call_the_webhook_with_retries_and_send_emails(env, processes, receiver, mailbox, monkeypatch, tmp_path):
+    for name, value in mailbox.smtp_env().items():
+        monkeypatch.setenv(name, value)  # the web side mails the confirmation link
+    processes.worker({**env, "WEBBUILDER_WEBHOOK_RETRY_SECONDS": "0.5,0.5", **mailbox.smtp_env()})
     verify = readme_verify()
     hook = receiver(500, 200)  # down for the first request, then back
     user = make_user()
     with session_scope() as session:
         _endpoint, secret = webhooks.create(session, user, hook.url)
-        accounts.set_notification_settings(session, user, "alice@example.com", True)
+        token = sessions.issue(session, session.get(User, user))[1]
+    confirm_address(mailbox, token, "alice@example.com")
 
     good = upload(user, static_site(tmp_path / "good", "Hello from a webhook test"), "Landing page")
     first, retried = hook.wait_for(2)
@@ -92,3 +83,25 @@ def test_builds_call_the_webhook_with_retries_and_send_emails(env, processes, re
     wait_for(lambda: len(mailbox.messages) == 2, 15, what="the failure email")
     assert mailbox.messages[1]["Subject"] == "Shop failed to build"
     assert "Cannot find module ./theme" in mailbox.messages[1].get_content()
+
+
+def test_an_unconfirmed_address_gets_no_build_email_but_webhooks_are_called(env, processes, receiver, mailbox, monkeypatch, tmp_path):
+    for name, value in mailbox.smtp_env().items():
+        monkeypatch.setenv(name, value)
+    processes.worker({**env, **mailbox.smtp_env()})
+    hook = receiver(200)
+    user = make_user()
+    with session_scope() as session:
+        webhooks.create(session, user, hook.url)
+        token = sessions.issue(session, session.get(User, user))[1]
+    with TestClient(create_api()) as api:
+        saved = api.put("/api/website-builder/user/settings", headers={"Authorization": f"Bearer {token}"},
+                        json={"email": "someone-else@example.com", "emailNotifications": True})
+    assert (saved.json()["emailVerified"], saved.json()["emailNotifications"]) == (False, True)
+    [link_email] = mailbox.wait_for(1)  # the link nobody followed
+
+    built = upload(user, static_site(tmp_path / "site", "Nobody confirmed"), "Landing page")
+    hook.wait_for(1)
+    wait_for(lambda: deliveries_of(built) == {"webhook": ("delivered", 1)}, 15, what="the webhook's delivery")
+    assert job(built).status == "completed"
+    assert mailbox.messages == [link_email]

@@ -102,7 +102,8 @@ def test_every_way_a_job_ends_records_its_deliveries(env, receiver, monkeypatch,
     add_webhook(user, hook.url)
     add_webhook(user, hook.url + "/paused", enabled=False)
     with session_scope() as session:
-        accounts.set_notification_settings(session, user, "alice@example.com", True)
+        _user, code = accounts.set_notification_settings(session, user, "alice@example.com", True)
+        accounts.confirm_email(session, code)  # as the link mailed to the address does
 
     leader = queue_project(user, static_site(tmp_path / "a", "twin"))
     follower = queue_project(user, static_site(tmp_path / "b", "twin"))
