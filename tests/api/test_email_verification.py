@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlmodel import select
 
-from tests.api.conftest import auth, on_page, run, sign_up
+from tests.api.conftest import auth, on_page, run, sign_up, states_signed_in_as
 from tests.conftest import free_port
 from tests.helpers import fail_by_reaper, queue_project
 from tests.mailbox import Mailbox, confirmation_code, confirmation_link
@@ -212,3 +212,35 @@ def test_a_build_email_due_for_an_address_since_changed_is_not_sent(api, smtp, t
         done = session.get(WebhookDelivery, due.id)
     assert (done.status, done.last_error) == ("failed", "the address was changed after this email was due")
     assert [m["Subject"] for m in smtp.messages] == ["Confirm your address for webbuilder build emails"] * 2
+
+
+def test_the_integrations_page_saves_resends_and_shows_whether_the_address_is_confirmed(api, smtp):
+    from webbuilder_app.state.integrations import IntegrationsState
+
+    token = sign_up(api, "alice")
+
+    async def page_after(*steps) -> tuple[IntegrationsState, list]:
+        page = await (await states_signed_in_as(token)).get_state(IntegrationsState)
+        await IntegrationsState.load.fn(page)
+        answers = [await step(page) for step in steps]
+        return page, answers
+
+    async def save(page):
+        IntegrationsState.set_email.fn(page, "alice@example.com")
+        IntegrationsState.set_email_notifications.fn(page, True)
+        return await IntegrationsState.save_email.fn(page)
+
+    page, [saved, too_soon] = run(page_after(save, IntegrationsState.resend_confirmation.fn))
+    assert (page.saved_email, page.email_verified, page.confirmation_sent, page.email_error) == ("alice@example.com", False, True, "")
+    assert "Confirm alice@example.com with the link just mailed to it" in str(saved)
+    assert "A confirmation link was sent moments ago" in str(too_soon)
+    [first] = smtp.wait_for(1)
+
+    link_sent_earlier("alice", seconds=61)
+    page, [resent] = run(page_after(IntegrationsState.resend_confirmation.fn))
+    assert "A new confirmation link is on its way to alice@example.com." in str(resent)
+    [_, second] = smtp.wait_for(2)
+    assert api.post(VERIFY, json={"code": confirmation_code(first)}).status_code == 404
+    assert api.post(VERIFY, json={"code": confirmation_code(second)}).status_code == 200
+    page, _ = run(page_after())
+    assert (page.saved_email, page.email_verified, page.confirmation_sent) == ("alice@example.com", True, False)
