@@ -245,7 +245,7 @@ def resend_verification(session: Session, user_id: int) -> tuple[User, str]:
     if email_verified(user):
         raise AccountError(f"{user.email} is confirmed already.", 409)
     if not mailer.configured():
-        raise AccountError(NO_MAIL_SERVER, 503)
+        raise AccountError(NO_MAIL_SERVER, 409)
     return user, _new_verification_code(user)
 
 

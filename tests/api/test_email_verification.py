@@ -180,7 +180,7 @@ def test_without_a_mail_server_the_address_is_kept_unconfirmed_and_resend_says_w
     assert account("alice").email_verification_hash is None  # no link exists
     refused = api.post(RESEND, headers=me)
     assert (refused.status_code, refused.json()["message"]) == (
-        503, "This server has no mail server configured (WEBBUILDER_SMTP_HOST), so it sends no emails.")
+        409, "This server has no mail server configured (WEBBUILDER_SMTP_HOST), so it sends no emails.")
 
 
 def test_a_mail_server_that_cannot_be_reached_is_reported_and_the_address_kept(api, monkeypatch):

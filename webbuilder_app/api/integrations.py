@@ -79,10 +79,10 @@ def put_settings(body: NotificationSettingsRequest, user: User = Depends(current
     return {"success": True, **email_settings.set_notification_settings(user, body.email, body.emailNotifications)}
 
 
-@router.post("/settings/resend", response_model=NotificationSettings, responses=errors(401, 409, 429, 502, 503))
+@router.post("/settings/resend", response_model=NotificationSettings, responses=errors(401, 409, 429, 502))
 def resend_confirmation(user: User = Depends(current_user)) -> dict:
     """Mail a new confirmation link to your unconfirmed address (the previous link stops working).
-    409: no address, or it is confirmed already; 503: this server sends no emails."""
+    409: no address, it is confirmed already, or this server sends no emails."""
     return {"success": True, **email_settings.resend_verification(user)}
 
 
