@@ -1,9 +1,9 @@
 """`python -m bench`: every benchmark (builds and caches, dispatcher, live-update latency, the
-upload burst, 200 live event streams, the priority/fairness trace), then a table, also written to
-bench/RESULTS.md with the command, the date, the machine and its load. The fault suite
-(`python -m bench.faults`) takes a quarter of an hour and runs on its own.
+upload burst, 200 live event streams, page loads during a sign-in burst, the priority/fairness
+trace), then a table, also written to bench/RESULTS.md with the command, the date, the machine and
+its load. The fault suite (`python -m bench.faults`) takes a quarter of an hour and runs on its own.
 
-    python -m bench [--only builds,dispatch,fairness,latency,load,sse]
+    python -m bench [--only builds,dispatch,fairness,latency,load,sse,signin]
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import psutil
 
-from . import builds, dispatch, fairness, live_latency, load, sse_load
+from . import builds, dispatch, fairness, live_latency, load, signin_burst, sse_load
 from .environment import valkey
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-SECTIONS = ("builds", "dispatch", "fairness", "latency", "load", "sse")
+SECTIONS = ("builds", "dispatch", "fairness", "latency", "load", "sse", "signin")
 
 
 def _row(name: str, measured: str, target: str, ok: bool) -> str:
@@ -71,6 +71,13 @@ def main() -> None:
             print("live event streams:")
             e = sse_load.run()
             rows.append(_row(f"change → event, {e.clients} event streams open, builds running", f"p50 {e.p50_ms:.0f} ms, **p95 {e.p95_ms:.0f} ms** ({e.missed} missed)", "p95 ≤ 1 s", e.p95_ms <= 1000 and e.missed == 0))
+        if "signin" in wanted:
+            print("page loads during a sign-in burst:")
+            s = signin_burst.run()
+            ratios = " / ".join(f"**{s.ratio(page):.2f}**" for page in signin_burst.PAGES)
+            p95s = "; ".join(f"{page} p95 {s.idle[page].p95_ms:.0f} → {s.burst[page].p95_ms:.0f} ms" for page in signin_burst.PAGES)
+            rows.append(_row(f"page load p95 during a sign-in burst ÷ idle ({' / '.join(signin_burst.PAGES)})",
+                             f"{ratios} ({p95s}; {s.signins_per_second:.1f} sign-ins/s)", "≤ 2", max(s.ratio(page) for page in signin_burst.PAGES) <= 2))
         if "fairness" in wanted:
             print("priority/fairness trace:")
             trace = fairness.table(fairness.run(redis_url))
