@@ -98,40 +98,37 @@ class _RedisStore:
 
 
 class MemoryStore:
-    """The same windows in this process, while Redis is unreachable. At most MAX_KEYS keys (the least
-    recently used go first) of at most MAX_ENTRIES entries each."""
+    """The same windows in this process, while Redis is unreachable. At most MAX_KEYS windows and as
+    many flags (the least recently used go first), of at most MAX_ENTRIES entries each."""
 
     MAX_KEYS = 20_000
     MAX_ENTRIES = 200
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, list[tuple[float, str]]]] = OrderedDict()  # key → (expiry, entries)
+        self._entries: OrderedDict[str, list[tuple[float, str]]] = OrderedDict()  # key → [(time, member)]
         self._flags: OrderedDict[str, float] = OrderedDict()  # key → expiry
 
-    @staticmethod
-    def _bounded(table: OrderedDict, key: str, value) -> None:
+    def _put(self, table: OrderedDict, key: str, value) -> None:
         table[key] = value
         table.move_to_end(key)
-        while len(table) > MemoryStore.MAX_KEYS:
+        while len(table) > self.MAX_KEYS:
             table.popitem(last=False)
 
     def claim(self, windows, member, now, flag):
         with self._lock:
             earlier = []
             for key, seconds in windows:
-                expiry, entries = self._entries.get(key, (0.0, []))
-                entries = [entry for entry in entries if entry[0] > now - seconds] if expiry > now else []
+                entries = [entry for entry in self._entries.get(key, []) if entry[0] > now - seconds]
                 earlier.append([moment for moment, _ in entries])
-                self._bounded(self._entries, key, (now + seconds, [*entries, (now, member)][-self.MAX_ENTRIES:]))
+                self._put(self._entries, key, [*entries, (now, member)][-self.MAX_ENTRIES:])
             return earlier, bool(flag and self._flags.get(flag, 0.0) > now)
 
     def release(self, keys, member):
         with self._lock:
             for key in keys:
                 if key in self._entries:
-                    expiry, entries = self._entries[key]
-                    self._entries[key] = (expiry, [entry for entry in entries if entry[1] != member])
+                    self._entries[key] = [entry for entry in self._entries[key] if entry[1] != member]
 
     def delete(self, key):
         with self._lock:
@@ -139,7 +136,7 @@ class MemoryStore:
 
     def set_flag(self, key, seconds):
         with self._lock:
-            self._bounded(self._flags, key, _clock() + seconds)
+            self._put(self._flags, key, _clock() + seconds)
 
 
 _memory = MemoryStore()
