@@ -18,9 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Admission control is off in the benchmarks: they measure build overhead, and other load on a shared
 # machine must not hold the service's builds back while the raw tools run unhindered.
-# The load generators register their many users from one address, past the per-address sign-up limit.
+# The load generators register their many users from one address, past the per-address sign-up limit,
+# and each of their users queues more builds (bench.load: --uploads / --clients at once) and opens more
+# streams (bench.sse_load) than the per-user quotas allow: those are off (0).
 BENCH_SETTINGS = {"WEBBUILDER_MAX_CPU_PERCENT": "100", "WEBBUILDER_MAX_MEMORY_PERCENT": "100",
-                  "WEBBUILDER_REGISTRATIONS_PER_HOUR": "100000"}
+                  "WEBBUILDER_REGISTRATIONS_PER_HOUR": "100000", "WEBBUILDER_QUOTA_ACTIVE_BUILDS": "0",
+                  "WEBBUILDER_QUOTA_UPLOADS_PER_HOUR": "0", "WEBBUILDER_QUOTA_EVENT_STREAMS": "0"}
 
 
 @contextmanager

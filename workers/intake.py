@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from workers import quotas
 from workers.archive import ArchiveError, detect_project, extract_zip, strip_common_root, write_files
 from workers.config import settings
 from workers.db import session_scope
@@ -81,10 +82,16 @@ def unpack(files: list[tuple[str, BinaryIO]], staging: Path) -> tuple[Path, str]
 
 
 def accept(user_id: int, name: str, files: Iterable[tuple[str, BinaryIO]], priority: int = 0) -> Submitted:
-    """The whole intake; raises ArchiveError / JobError with an HTTP status for the caller."""
+    """The whole intake; raises ArchiveError / JobError (QuotaExceeded among them) with an HTTP
+    status for the caller. The counting quotas are checked before the files are read, storage once
+    their unpacked size is known; a refusal leaves nothing behind (the staging folder goes)."""
+    with session_scope() as session:
+        quotas.check_upload_rate(session, user_id)
+        quotas.check_active_builds(session, user_id)
     with staging_area() as staging:
         source, project_type = unpack(list(files), staging)
         with session_scope() as session:
+            quotas.check_storage(session, user_id, source)
             submitted = submit(session, user_id, name, project_type, source, priority)
     after_submit(submitted.job)
     with session_scope() as session:  # a read: SQLite's write lock is already released

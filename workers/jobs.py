@@ -357,6 +357,9 @@ def retry(session: Session, user_id: int, job_id: int) -> BuildJob:
         raise JobError(f"Only failed or cancelled jobs can be retried; this one is {old.status}.", 409)
     if not source_dir(old.id).exists():
         raise JobError("The files of this job are no longer stored; upload them again.", 410)
+    from workers import quotas  # it imports this module
+
+    quotas.check_active_builds(session, user_id)
     website = session.get(Website, old.website_id)
     files = _fingerprint(source_dir(old.id))
     return _enqueue(session, website, old.priority, source_dir(old.id), files, move=False, retry_of=old.id)

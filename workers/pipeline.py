@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, desc, select
 
-from workers import build_cache, events, sandbox
+from workers import build_cache, events, quotas, sandbox
 from workers.config import settings
 from workers.db import retry_while_unreachable, session_scope
 from workers.deps_cache import DependencyCache, Installed, key_for, tool_versions
@@ -302,7 +302,7 @@ class Pipeline:
         staging.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.output_dir, staging, ignore=_unpublished)
         os.rename(staging, target)
-        self.job.site_slug = slug
+        self.job.site_slug, self.job.site_bytes = slug, quotas.tree_bytes(target)
         self.job.preview_url = self.cfg.preview_url(slug)
         self.run.note(f"published at {self.job.preview_url}")
 
@@ -436,7 +436,7 @@ def finish(job_id: int, worker_id: str, outcome: str, pipeline: Pipeline, error:
         job.logs = "\n".join(pipeline.run.tail_lines)
         if outcome == JobStatus.COMPLETED:
             job.progress, job.current_step = 100, "completed"
-            job.site_slug, job.preview_url = pipeline.job.site_slug, pipeline.job.preview_url
+            job.site_slug, job.preview_url, job.site_bytes = pipeline.job.site_slug, pipeline.job.preview_url, pipeline.job.site_bytes
             seconds = (job.completed_at - job.started_at).total_seconds()
             notify(session, job, "completed", f"{website.name} is live", f"Built in {seconds:.1f} s.", job.preview_url)
         elif outcome == JobStatus.FAILED:

@@ -120,11 +120,16 @@ class LiveApi:
 @pytest.fixture
 def live_api(env, processes: Processes, tmp_path) -> LiveApi:
     """create_api() served by uvicorn in its own process, like the app serves it, with 1 s heartbeats."""
+    return serve_api(env, processes, tmp_path)
+
+
+def serve_api(env: dict[str, str], processes: Processes, tmp_path: Path, log_name: str = "api.log") -> LiveApi:
+    """One more such process (several: web processes sharing the database and Redis)."""
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "--factory", "webbuilder_app.api.app:create_api",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    processes.start(argv, {**env, "WEBBUILDER_SSE_HEARTBEAT_SECONDS": "1"}, "api.log")
-    live = LiveApi(f"http://127.0.0.1:{port}", tmp_path / "api.log")
+    processes.start(argv, {**env, "WEBBUILDER_SSE_HEARTBEAT_SECONDS": "1"}, log_name)
+    live = LiveApi(f"http://127.0.0.1:{port}", tmp_path / log_name)
 
     def answers() -> bool:
         try:

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from . import auth, builds, errors, integrations, stream, metrics
+from . import auth, builds, errors, integrations, stream, metrics, usage
 
 
 def create_api() -> FastAPI:
@@ -18,6 +18,7 @@ def create_api() -> FastAPI:
     api.include_router(builds.router)
     api.include_router(integrations.router)
     api.include_router(stream.router)
+    api.include_router(usage.router)
     api.include_router(metrics.router)
 
     @api.get("/api/health", tags=["meta"])

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from workers import events, jobs
+from workers import events, jobs, quotas
 from workers.config import settings
 from workers.db import session_scope
 from workers.models import User
@@ -140,7 +140,9 @@ async def shared_payloads(user_id: int, change: str, job_id: int | None, entry_i
     return await asyncio.shield(read)
 
 
-async def _events(client: aioredis.Redis, user_id: int, token: str, cursor: str, trimmed: bool) -> AsyncIterator[str]:
+async def _events(
+    client: aioredis.Redis, user_id: int, token: str, cursor: str, trimmed: bool, lease: quotas.StreamLease
+) -> AsyncIterator[str]:
     key = events.user_stream(user_id)
     loop = asyncio.get_running_loop()
     heartbeat_due = loop.time() + heartbeat_seconds()
@@ -155,6 +157,7 @@ async def _events(client: aioredis.Redis, user_id: int, token: str, cursor: str,
             batch = await client.xread({key: cursor}, count=BATCH, block=max(1, int(wait * 1000)))
             if loop.time() >= session_checked + SESSION_CHECK_SECONDS:
                 session_checked = loop.time()
+                await lease.renew()
                 if await run_in_threadpool(auth.user_for_token, token) is None:
                     yield sse("signed_out", None, {"type": "signed_out", "message": "This session ended; sign in again."})
                     return
@@ -173,6 +176,7 @@ async def _events(client: aioredis.Redis, user_id: int, token: str, cursor: str,
         # and is told to resync if what it missed is gone.
         log.warning("event stream of user %s lost Redis: %s", user_id, exc)
     finally:
+        await lease.release()
         await client.aclose()
 
 
@@ -181,7 +185,7 @@ async def _events(client: aioredis.Redis, user_id: int, token: str, cursor: str,
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "An endless event stream."},
-        **errors(400, 401, 503),
+        **errors(400, 401, 429, 503),
     },
 )
 async def queue_stream(
@@ -193,7 +197,8 @@ async def queue_stream(
     the newest notification) whenever one of your jobs or notifications changes; `ready` first, with the
     id to resume from; `: heartbeat` comments every 15 s. Reconnect with `Last-Event-ID` to receive
     what you missed; a `resync` event says the gap was too long and you should re-read the queue;
-    `signed_out` ends the stream when its session ended (within 2 s)."""
+    `signed_out` ends the stream when its session ended (within 2 s). A user may hold
+    WEBBUILDER_QUOTA_EVENT_STREAMS streams open at once (default 10); one more answers 429."""
     if last_event_id is not None:
         last_event_id = last_event_id.strip()
         if not EVENT_ID_RE.match(last_event_id):
@@ -204,11 +209,15 @@ async def queue_stream(
     client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         cursor, trimmed = await _start(client, events.user_stream(user.id), last_event_id)
+        lease = await quotas.open_stream(client, user)  # 429 past the user's open streams
+    except quotas.QuotaExceeded:
+        await client.aclose()
+        raise
     except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
         await client.aclose()
         raise StreamUnavailable(str(exc)) from exc
     return StreamingResponse(
-        _events(client, user.id, credentials.credentials, cursor, trimmed),
+        _events(client, user.id, credentials.credentials, cursor, trimmed, lease),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -1,0 +1,14 @@
+"""What the user has used of their quotas (workers/quotas.py): the API's /user/usage and the queue page."""
+
+from __future__ import annotations
+
+from workers import quotas
+from workers.db import session_scope
+from workers.models import User
+
+
+def usage(user: User) -> dict:
+    """Storage used and allowed, active builds, uploads in the last hour, each with its allowance
+    (None: no limit, as for admins)."""
+    with session_scope() as session:
+        return quotas.usage(session, user)
