@@ -227,7 +227,7 @@ def set_notification_settings(session: Session, user_id: int, email: str | None,
         raise AccountError("That is not an email address (like you@example.com).", 422)
     if enabled and email is None:
         raise AccountError("Enter an email address to turn build emails on.", 422)
-    user = session.get(User, user_id)
+    user = session.get(User, user_id, with_for_update=True)  # one link a minute, also for concurrent requests
     code = None
     if email != user.email:
         user.email, user.email_verified_at, user.email_verification_hash = email, None, None
@@ -239,7 +239,7 @@ def set_notification_settings(session: Session, user_id: int, email: str | None,
 
 def resend_verification(session: Session, user_id: int) -> tuple[User, str]:
     """A new confirmation code for the user's unconfirmed address (the old link stops working)."""
-    user = session.get(User, user_id)
+    user = session.get(User, user_id, with_for_update=True)
     if user.email is None:
         raise AccountError("Enter an email address first.", 409)
     if email_verified(user):
