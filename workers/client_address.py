@@ -21,24 +21,24 @@ def parse_networks(spec: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
 
 
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+def in_networks(address: str, networks: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # "::ffff:127.0.0.1" on dual-stack sockets
         ip = ip.ipv4_mapped
-    return any(ip in network for network in trusted)
+    return any(ip in network for network in networks)
 
 
 def client_address(peer: str, forwarded_for: str, trusted: Sequence[Network]) -> str:
     """The client behind `peer` (the connection's address). `forwarded_for` is every X-Forwarded-For
     header of the request joined with commas. If every forwarded entry is a trusted proxy too, the
     request started on one of them: the left-most entry is the client."""
-    if not _is_trusted(peer, trusted):
+    if not in_networks(peer, trusted):
         return peer
     hops = [entry.strip() for entry in forwarded_for.split(",") if entry.strip()]
-    untrusted = [entry for entry in hops if not _is_trusted(entry, trusted)]
+    untrusted = [entry for entry in hops if not in_networks(entry, trusted)]
     if untrusted:
         return untrusted[-1]
     return hops[0] if hops else peer

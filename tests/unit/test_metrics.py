@@ -9,6 +9,7 @@ from tests.projects import static_site
 from webbuilder_app.api.app import create_api
 from workers.db import session_scope
 from workers.metrics import failure_cause
+from workers.services import auth
 from workers.models import BuildJob, JobStatus, utcnow
 
 
@@ -34,7 +35,9 @@ def test_metrics_endpoint_reports_queue_and_finished_builds(env, tmp_path):
         failed.steps = {"install": {"seconds": 2.5, "cache": "miss"}}
         building.status = JobStatus.BUILDING
 
-    text = TestClient(create_api()).get("/metrics").text
+    make_user("root", admin=True)
+    _admin, token = auth.sign_in("root", "password123")  # /metrics answers admins (tests/api/test_hardening.py)
+    text = TestClient(create_api()).get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
 
     assert "webbuilder_queue_depth 1.0" in text
     assert "webbuilder_builds_running 1.0" in text
