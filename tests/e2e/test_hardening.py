@@ -24,7 +24,7 @@ def mode(path: Path) -> int:
 
 def test_pages_carry_the_security_headers_and_published_sites_do_not(app):
     for path in ("/", "/login"):
-        answer = httpx.get(f"{app.url}{path}", timeout=10)
+        answer = httpx.get(f"{app.url}{path}", timeout=10, follow_redirects=True)
         assert answer.status_code == 200
         assert answer.headers["content-security-policy"] == "frame-ancestors 'self'", path
         assert answer.headers["x-content-type-options"] == "nosniff", path
