@@ -3,14 +3,15 @@ password pool serves them.
 
 Starts the web half of the app (the run command's supervisor on a fresh data folder and Valkey),
 signs up a reader and a sign-in user, then times the reader's page loads, one after another: GET
-/api/website-builder/user/queue with its bearer token, and GET / (the app's page). First idle, then
-while CLIENTS sign-in clients each send POST /api/auth/login as soon as their last one is answered,
-alternately with the right password and with a wrong one for a name that does not exist (each costs
-a full argon2 verify). CLIENTS defaults to the server's password pool capacity (workers + waiting,
+/api/website-builder/user/queue with its bearer token, and GET / (the app's page). In ROUNDS rounds,
+idle, then while CLIENTS sign-in clients each send POST /api/auth/login as soon as their last one is
+answered, alternately with the right password and with a wrong one for a name that does not exist
+(each costs a full argon2 verify); interleaving the two keeps other load on a shared machine from
+falling on one side only. CLIENTS defaults to the server's password pool capacity (workers + waiting,
 workers/passwords.py), so the pool is always busy yet nobody is turned away; with more, the excess
 is answered 503. Every client is 127.0.0.1, so the run raises the per-address sign-in limit.
 
-    python -m bench.signin_burst [--samples 200] [--clients N]
+    python -m bench.signin_burst [--samples 250] [--clients N]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .environment import BENCH_SETTINGS
 from .live_latency import _percentile, running_app
 
 PASSWORD = "password123"
+ROUNDS = 5
 READER, SIGNER = "bench-reader", "bench-signer"
 PAGES = {"queue API": "/api/website-builder/user/queue", "app page": "/"}
 PAUSE_SECONDS = 0.02  # between two rounds of page loads: a user clicking around, not a load generator
@@ -90,38 +92,51 @@ def _sign_in_until(url: str, stop: threading.Event, answers: list[tuple[float, i
             attempt += 1
 
 
-def run(samples: int = 200, clients: int = passwords.WORKERS + passwords.MAX_WAITING) -> SigninBurstResult:
+def _during_burst(url: str, http: httpx.Client, reader: str, samples: int, clients: int, round_: int) -> tuple[dict[str, list[float]], list[int], float]:
+    """Page loads while `clients` sign in back to back; also the sign-ins' answers meanwhile and how
+    long the page loads took in all."""
+    stop, answers = threading.Event(), []
+    signers = [threading.Thread(target=_sign_in_until, args=(url, stop, answers, round_ * 1000 + n)) for n in range(clients)]
+    for signer in signers:
+        signer.start()
+    deadline = time.monotonic() + 60
+    while len(answers) < 2 * clients:  # the pool is full and stays full
+        if time.monotonic() > deadline:
+            raise SystemExit("the sign-ins got no answers within 60 s")
+        time.sleep(0.05)
+    began = time.monotonic()
+    latencies = _page_loads(http, reader, samples)
+    ended = time.monotonic()
+    stop.set()
+    for signer in signers:
+        signer.join()
+    return latencies, [status for moment, status in answers if began <= moment <= ended], ended - began
+
+
+def run(samples: int = 250, clients: int = passwords.WORKERS + passwords.MAX_WAITING) -> SigninBurstResult:
+    idle: dict[str, list[float]] = {page: [] for page in PAGES}
+    burst: dict[str, list[float]] = {page: [] for page in PAGES}
+    during, seconds = [], 0.0
     with running_app(role="web", **BENCH_SETTINGS, **LIMITS) as (url, _env), httpx.Client(base_url=url, timeout=30) as http:
         reader = _register(url, READER)
         _register(url, SIGNER)
         _page_loads(http, reader, 20)  # warm-up
         load_before = os.getloadavg()[0]
-        idle = _page_loads(http, reader, samples)
-
-        stop, answers = threading.Event(), []
-        signers = [threading.Thread(target=_sign_in_until, args=(url, stop, answers, n)) for n in range(clients)]
-        for signer in signers:
-            signer.start()
-        deadline = time.monotonic() + 60
-        while len(answers) < 2 * clients:  # the pool is full and stays full
-            if time.monotonic() > deadline:
-                raise SystemExit("the sign-ins got no answers within 60 s")
-            time.sleep(0.05)
-        began = time.monotonic()
-        burst = _page_loads(http, reader, samples)
-        ended = time.monotonic()
-        stop.set()
-        for signer in signers:
-            signer.join()
+        for round_ in range(ROUNDS):
+            for page, values in _page_loads(http, reader, samples // ROUNDS).items():
+                idle[page] += values
+            latencies, answers, elapsed = _during_burst(url, http, reader, samples // ROUNDS, clients, round_)
+            for page, values in latencies.items():
+                burst[page] += values
+            during, seconds = during + answers, seconds + elapsed
         load_after = os.getloadavg()[0]
 
-    during = [status for moment, status in answers if began <= moment <= ended]
     return SigninBurstResult(
         clients=clients,
-        samples=samples,
+        samples=len(idle["app page"]),
         idle={page: Percentiles.of(values) for page, values in idle.items()},
         burst={page: Percentiles.of(values) for page, values in burst.items()},
-        signins_per_second=sum(1 for status in during if status in (200, 401)) / (ended - began),
+        signins_per_second=sum(1 for status in during if status in (200, 401)) / seconds,
         busy=sum(1 for status in during if status == 503),
         other=sum(1 for status in during if status not in (200, 401, 503)),
         load_before=load_before,
@@ -140,7 +155,8 @@ def report(result: SigninBurstResult) -> str:
                      f"| **{result.ratio(page):.2f}** |")
     lines += [
         "",
-        f"{result.samples} loads of each page idle and during the burst; {result.clients} sign-in clients served "
+        f"{result.samples} loads of each page idle and as many during the burst, in {ROUNDS} alternating rounds; "
+        f"{result.clients} sign-in clients served "
         f"**{result.signins_per_second:.1f} sign-ins/s** (half right, half wrong passwords), {result.busy} answered 503 busy, "
         f"{result.other} anything else; load average {result.load_before:.2f} before, {result.load_after:.2f} after; "
         f"{os.cpu_count()} CPUs.",
@@ -150,7 +166,7 @@ def report(result: SigninBurstResult) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.signin_burst", description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=200, help="loads of each page, idle and during the burst")
+    parser.add_argument("--samples", type=int, default=250, help="loads of each page, idle and during the burst")
     parser.add_argument("--clients", type=int, default=passwords.WORKERS + passwords.MAX_WAITING,
                         help="sign-in clients, each sending its next sign-in when the last is answered")
     args = parser.parse_args()

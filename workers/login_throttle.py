@@ -55,10 +55,22 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class _Window:
+    key: str
+    seconds: float
+    # The limit needs the time of the look_back-th newest earlier entry: a window of N attempts looks
+    # back N (when did the oldest that still counts come in?), the back-off 1 (the latest).
+    look_back: int
+
+
+Earlier = tuple[int, float | None]  # a window's earlier entries: how many, and the look_back-th newest's time
+
+
 class _Store(Protocol):
-    def claim(self, windows: list[tuple[str, float]], member: str, now: float, flag: str | None) -> tuple[list[list[float]], bool]:
-        """Drop each window's entries older than its seconds, add `member` at `now` to every window,
-        all at once. Returns each window's earlier entry times (oldest first) and whether `flag` is set."""
+    def claim(self, windows: list[_Window], member: str, now: float, flag: str | None) -> tuple[list[Earlier], bool]:
+        """Drop each window's entries older than its seconds and add `member` at `now` to every
+        window, all at once. Returns what each window held before, and whether `flag` is set."""
 
     def release(self, keys: list[str], member: str) -> None: ...
 
@@ -73,15 +85,19 @@ class _RedisStore:
 
     def claim(self, windows, member, now, flag):
         pipe = self.client.pipeline(transaction=True)  # MULTI: concurrent claims are serialised
-        for key, seconds in windows:
-            pipe.zremrangebyscore(key, "-inf", now - seconds)
-            pipe.zrange(key, 0, -1, withscores=True)
-            pipe.zadd(key, {member: now})
-            pipe.expire(key, math.ceil(seconds))
+        for window in windows:
+            pipe.zremrangebyscore(window.key, "-inf", now - window.seconds)
+            pipe.zcard(window.key)
+            pipe.zrange(window.key, -window.look_back, -window.look_back, withscores=True)
+            pipe.zadd(window.key, {member: now})
+            pipe.expire(window.key, math.ceil(window.seconds))
         if flag:
             pipe.exists(flag)
         results = pipe.execute()
-        earlier = [[score for _, score in results[4 * n + 1]] for n in range(len(windows))]
+        earlier = []
+        for n in range(len(windows)):
+            count, entry = results[5 * n + 1], results[5 * n + 2]
+            earlier.append((count, entry[0][1] if entry else None))
         return earlier, bool(flag and results[-1])
 
     def release(self, keys, member):
@@ -118,10 +134,10 @@ class MemoryStore:
     def claim(self, windows, member, now, flag):
         with self._lock:
             earlier = []
-            for key, seconds in windows:
-                entries = [entry for entry in self._entries.get(key, []) if entry[0] > now - seconds]
-                earlier.append([moment for moment, _ in entries])
-                self._put(self._entries, key, [*entries, (now, member)][-self.MAX_ENTRIES:])
+            for window in windows:
+                entries = [entry for entry in self._entries.get(window.key, []) if entry[0] > now - window.seconds]
+                earlier.append((len(entries), entries[-window.look_back][0] if len(entries) >= window.look_back else None))
+                self._put(self._entries, window.key, [*entries, (now, member)][-self.MAX_ENTRIES:])
             return earlier, bool(flag and self._flags.get(flag, 0.0) > now)
 
     def release(self, keys, member):
@@ -168,16 +184,17 @@ def _key(kind: str, *parts: str) -> str:
     return f"{KEY_PREFIX}{kind}:{digest}"
 
 
-def _until_window_frees(earlier: list[float], limit: int, seconds: float, now: float) -> float:
-    """Seconds until fewer than `limit` of `earlier` remain within the window."""
-    return earlier[-limit] + seconds - now if len(earlier) >= limit else 0.0
+def _until_window_frees(earlier: Earlier, window: _Window, now: float) -> float:
+    """Seconds until fewer than the window's limit of its entries remain within it."""
+    count, limit_th_newest = earlier
+    return limit_th_newest + window.seconds - now if count >= window.look_back else 0.0
 
 
-def _backoff(earlier: list[float], free: int, cap: float, now: float) -> float:
-    """Seconds until the next attempt may follow the latest one: 1, 2, 4 … after `free` failures."""
-    if len(earlier) < free:
-        return 0.0
-    return earlier[-1] + min(cap, 2.0 ** (len(earlier) - free)) - now
+def _backoff(earlier: Earlier, free: int, cap: float, now: float) -> float:
+    """Seconds until the next attempt may follow the latest one (a window looking back 1 entry):
+    1, 2, 4 … after `free` failures, at most `cap`."""
+    count, latest = earlier
+    return latest + min(cap, 2.0 ** min(count - free, 30)) - now if count >= free else 0.0  # 2**30 s: past any cap
 
 
 @dataclass(frozen=True)
@@ -204,14 +221,14 @@ class Attempt:
         _with_store("success", act)
 
 
-def _claim(windows: list[tuple[str, float]], flag: str | None, limits: Callable[[list[list[float]], bool, float], Iterable[float]]) -> str:
-    """Count a new attempt in `windows`; if `limits(earlier entries, flag set, now)` names a wait,
+def _claim(windows: list[_Window], flag: str | None, limits: Callable[[list[Earlier], bool, float], Iterable[float]]) -> str:
+    """Count a new attempt in `windows`; if `limits(what they held, flag set, now)` names a wait,
     uncount it and raise Throttled. Returns the attempt's member id."""
     member, now = uuid.uuid4().hex, _clock()
     earlier, flagged = _with_store("claim", lambda store: store.claim(windows, member, now, flag))
     wait = max(limits(earlier, flagged, now), default=0.0)
     if wait > 0:
-        _with_store("release", lambda store: store.release([key for key, _ in windows], member))
+        _with_store("release", lambda store: store.release([window.key for window in windows], member))
         raise Throttled(max(1, math.ceil(wait)))
     return member
 
@@ -222,15 +239,17 @@ def begin_sign_in(username: str, client: str) -> Attempt:
     config, name = settings(), username.strip().lower()
     pair, account, sprayer = _key("pair", name, client), _key("account", name), _key("client", client)
     known = _key("known", name, client)
+    windows = [_Window(pair, WINDOW_SECONDS, look_back=MAX_FAILURES), _Window(account, LONG_WINDOW_SECONDS, look_back=1),
+               _Window(sprayer, LONG_WINDOW_SECONDS, look_back=config.login_client_failures)]
 
-    def limits(earlier: list[list[float]], known_client: bool, now: float) -> Iterable[float]:
+    def limits(earlier: list[Earlier], known_client: bool, now: float) -> Iterable[float]:
         pair_failures, account_failures, client_failures = earlier
-        yield _until_window_frees(pair_failures, MAX_FAILURES, WINDOW_SECONDS, now)
-        yield _until_window_frees(client_failures, config.login_client_failures, LONG_WINDOW_SECONDS, now)
+        yield _until_window_frees(pair_failures, windows[0], now)
+        yield _until_window_frees(client_failures, windows[2], now)
         if not known_client:
             yield _backoff(account_failures, config.login_account_failures, config.login_backoff_max_seconds, now)
 
-    member = _claim([(pair, WINDOW_SECONDS), (account, LONG_WINDOW_SECONDS), (sprayer, LONG_WINDOW_SECONDS)], known, limits)
+    member = _claim(windows, known, limits)
     # A success is no failure, and clears this client's failures for the account.
     return Attempt(member, (pair, account, sprayer), known, cleared_by_success=(pair,), uncounted_by_success=(account, sprayer))
 
@@ -238,10 +257,7 @@ def begin_sign_in(username: str, client: str) -> Attempt:
 def begin_registration(username: str, client: str) -> Attempt:
     """Count a new account for this client address, or raise Throttled. Cancel it if no account was
     made; after `succeeded()` the client holds a session of the new account (see begin_sign_in)."""
-    config, key = settings(), _key("register", client)
-
-    def limits(earlier: list[list[float]], _flag: bool, now: float) -> Iterable[float]:
-        yield _until_window_frees(earlier[0], config.registrations_per_hour, REGISTRATION_WINDOW_SECONDS, now)
-
-    member = _claim([(key, REGISTRATION_WINDOW_SECONDS)], None, limits)
+    key = _key("register", client)
+    window = _Window(key, REGISTRATION_WINDOW_SECONDS, look_back=settings().registrations_per_hour)
+    member = _claim([window], None, lambda earlier, _flag, now: [_until_window_frees(earlier[0], window, now)])
     return Attempt(member, (key,), _key("known", username.strip().lower(), client))
