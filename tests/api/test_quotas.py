@@ -13,10 +13,11 @@ import redis
 from sqlalchemy import update
 from sqlmodel import func, select
 
-from tests.api.conftest import PASSWORD, auth, serve_api, sign_up, upload_zip
+from tests.api.conftest import PASSWORD, auth, run, serve_api, sign_up, states_signed_in_as, upload_zip
 from tests.api.streams import STREAM, StreamReader
 from tests.conftest import wait_for
 from tests.helpers import make_user
+from webbuilder_app.state.usage import UsageState
 from workers import quotas
 from workers.config import settings
 from workers.db import session_scope
@@ -197,3 +198,20 @@ def test_admins_open_as_many_streams_as_they_like(two_apis, env):
     assert open_streams(env["REDIS_URL"], "root") == 0  # nothing counted
     for reader in readers:
         reader.close()
+
+
+async def storage_line(token: str | None) -> tuple[str, str, int]:
+    """What the queue page's storage line shows to the tab signed in with `token`."""
+    usage = await (await states_signed_in_as(token)).get_state(UsageState)
+    await UsageState.refresh.fn(usage)
+    return usage.storage_used, usage.storage_allowed, usage.storage_percent
+
+
+def test_the_queue_page_shows_the_tabs_own_storage_used_of_allowed(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("WEBBUILDER_QUOTA_STORAGE_MB", "1")
+    alice, bob = sign_up(api, "alice"), sign_up(api, "bob")
+    upload_zip(api, alice, static_zip(tmp_path, "site", noise_bytes=300_000))
+    assert run(storage_line(alice)) == ("293.0 KB", "1.0 MB", 29)
+    assert run(storage_line(bob)) == ("0 B", "1.0 MB", 0)
+    assert run(storage_line(None)) == ("", "", 0)  # no session: nothing read
+    assert run(storage_line(sign_in_admin(api))) == ("0 B", "", 0)  # no limit

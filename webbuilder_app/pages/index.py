@@ -8,6 +8,7 @@ from webbuilder_app.components.upload_zone import pick_folder_button, selected_c
 from webbuilder_app.state.auth import AuthState
 from webbuilder_app.state.feed import QueueFeedState
 from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
+from webbuilder_app.state.usage import UsageState
 from workers.jobs import MAX_PRIORITY
 
 
@@ -26,6 +27,20 @@ def priority_field() -> rx.Component:
         ),
         rx.select(list(PRIORITIES), value=UploadState.priority_label, on_change=UploadState.set_priority_label, size="3", id="priority-label"),
     )
+
+
+def storage_usage() -> rx.Component:
+    """What the user's sources and sites take of their storage quota (once read)."""
+    return rx.cond(UsageState.storage_used != "", rx.hstack(
+        rx.icon("hard-drive", size=14, color="var(--gray-9)"),
+        rx.text(
+            rx.cond(UsageState.storage_allowed != "", f"Storage: {UsageState.storage_used} of {UsageState.storage_allowed} used",
+                    f"Storage: {UsageState.storage_used} used"),
+            size="1", color_scheme="gray", id="storage-usage",
+        ),
+        rx.cond(UsageState.storage_allowed != "", rx.progress(value=UsageState.storage_percent, max=100, width="8rem", size="1")),
+        align="center",
+    ))
 
 
 def upload_card() -> rx.Component:
@@ -72,6 +87,7 @@ def upload_card() -> rx.Component:
                 ),
             ),
             rx.cond(UploadState.upload_error != "", rx.callout(UploadState.upload_error, icon="triangle-alert", color_scheme="red", id="upload-error")),
+            storage_usage(),
             spacing="3",
             width="100%",
         ),
@@ -110,6 +126,6 @@ def queue_section() -> rx.Component:
     )
 
 
-@signed_in_page("/", "My Build Queue", on_load=[QueueFeedState.link])
+@signed_in_page("/", "My Build Queue", on_load=[QueueFeedState.link, UsageState.refresh])
 def index() -> rx.Component:
     return rx.vstack(upload_card(), queue_section(), spacing="6", width="100%")
