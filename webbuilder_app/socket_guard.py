@@ -1,8 +1,8 @@
 """The door in front of Reflex's websocket (`/_event`): who a socket may claim to be, and as whom it acts.
 
 Reflex keys every tab's state by the `token` in the socket's query string and takes whatever a client
-names there, so a client that named a shared state's key could read it. The frontend's tokens are
-UUIDs (v4 shape); anything else is refused before Socket.IO sees it, and shared states are keyed with
+names there, so a client that named a shared state's key could read it. The frontend's tokens have
+the shape of a v4 UUID (its generateUUID puts 8–f in the fourth group); anything else is refused before Socket.IO sees it, and shared states are keyed with
 unguessable names of another shape (state/shared_tokens.py).
 
 The sign-in session reaches the socket as the HttpOnly cookie of its handshake. The guard resolves it
@@ -27,7 +27,7 @@ from workers.services import auth
 from workers.sessions import COOKIE_NAME
 
 SESSION_HEADER = "x-webbuilder-session"
-CLIENT_TOKEN_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+CLIENT_TOKEN_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a-f][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 def client_token_of(scope: Scope) -> str:

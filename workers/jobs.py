@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, desc, select
 
-from workers import deliveries, events
+from workers import deliveries, events, quotas
+from workers.errors import JobError
 from workers.config import settings
 from workers.db import session_scope
 from workers.models import (
@@ -37,12 +38,6 @@ LOG_LINES_IN_STATUS = 50
 USER_MAX_PRIORITY = 10
 MAX_PRIORITY = 1000  # admins may go past USER_MAX_PRIORITY, not without bound
 RETRY_PARAM = "retry"  # /jobs/{id}?retry=1: the job page offers to retry the build
-
-
-class JobError(ValueError):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def job_dir(job_id: int) -> Path:
@@ -357,8 +352,6 @@ def retry(session: Session, user_id: int, job_id: int) -> BuildJob:
         raise JobError(f"Only failed or cancelled jobs can be retried; this one is {old.status}.", 409)
     if not source_dir(old.id).exists():
         raise JobError("The files of this job are no longer stored; upload them again.", 410)
-    from workers import quotas  # it imports this module
-
     quotas.check_active_builds(session, user_id)
     website = session.get(Website, old.website_id)
     files = _fingerprint(source_dir(old.id))

@@ -30,7 +30,7 @@ from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from workers.config import settings
-from workers.jobs import JobError
+from workers.errors import JobError
 from workers.models import ACTIVE_STATUSES, BuildJob, User, Website, utcnow
 
 MIB = 1024 * 1024
