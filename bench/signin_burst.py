@@ -9,7 +9,9 @@ answered, alternately with the right password and with a wrong one for a name th
 (each costs a full argon2 verify); interleaving the two keeps other load on a shared machine from
 falling on one side only. CLIENTS defaults to the server's password pool capacity (workers + waiting,
 workers/passwords.py), so the pool is always busy yet nobody is turned away; with more, the excess
-is answered 503. Every client is 127.0.0.1, so the run raises the per-address sign-in limit.
+is answered 503. The sign-in clients run in a process of their own, as guessers elsewhere would, so
+they do not share the timing process's GIL. Every client is 127.0.0.1, so the run raises the
+per-address sign-in limit.
 
     python -m bench.signin_burst [--samples 250] [--clients N]
 """
@@ -17,6 +19,7 @@ is answered 503. Every client is 127.0.0.1, so the run raises the per-address si
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import threading
@@ -92,24 +95,39 @@ def _sign_in_until(url: str, stop: threading.Event, answers: list[tuple[float, i
             attempt += 1
 
 
+def _signers(url: str, clients: int, round_: int, stop, full, results) -> None:
+    """In a process of its own: `clients` threads signing in until `stop`; `full` is set once the pool
+    has been kept busy a while; the answers go to `results`."""
+    stop_threads, answers = threading.Event(), []
+    signers = [threading.Thread(target=_sign_in_until, args=(url, stop_threads, answers, round_ * 1000 + n)) for n in range(clients)]
+    for signer in signers:
+        signer.start()
+    while len(answers) < 2 * clients and not stop.is_set():
+        time.sleep(0.05)
+    full.set()
+    stop.wait()
+    stop_threads.set()
+    for signer in signers:
+        signer.join()
+    results.put(answers)
+
+
 def _during_burst(url: str, http: httpx.Client, reader: str, samples: int, clients: int, round_: int) -> tuple[dict[str, list[float]], list[int], float]:
     """Page loads while `clients` sign in back to back; also the sign-ins' answers meanwhile and how
     long the page loads took in all."""
-    stop, answers = threading.Event(), []
-    signers = [threading.Thread(target=_sign_in_until, args=(url, stop, answers, round_ * 1000 + n)) for n in range(clients)]
-    for signer in signers:
-        signer.start()
-    deadline = time.monotonic() + 60
-    while len(answers) < 2 * clients:  # the pool is full and stays full
-        if time.monotonic() > deadline:
-            raise SystemExit("the sign-ins got no answers within 60 s")
-        time.sleep(0.05)
-    began = time.monotonic()
+    context = multiprocessing.get_context("spawn")
+    stop, full, results = context.Event(), context.Event(), context.Queue()
+    process = context.Process(target=_signers, args=(url, clients, round_, stop, full, results))
+    process.start()
+    if not full.wait(timeout=60):
+        stop.set()
+        raise SystemExit("the sign-ins got too few answers within 60 s")
+    began = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process
     latencies = _page_loads(http, reader, samples)
     ended = time.monotonic()
     stop.set()
-    for signer in signers:
-        signer.join()
+    answers = results.get(timeout=60)
+    process.join()
     return latencies, [status for moment, status in answers if began <= moment <= ended], ended - began
 
 
