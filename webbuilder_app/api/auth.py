@@ -34,12 +34,12 @@ RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Credential = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return credentials.credentials if credentials else None
 
 
 def current_user(credentials: Credential) -> User:
-    user = auth.user_for_token(_token(credentials))
+    user = auth.user_for_token(bearer_token(credentials))
     if user is None:
         raise HTTPException(401, "Sign in first: send Authorization: Bearer <token>.", headers={"WWW-Authenticate": "Bearer"})
     return user
@@ -49,7 +49,7 @@ def user_view(user: User) -> dict:
     return {"id": user.id, "username": user.username, "isAdmin": user.is_admin, "createdAt": user.created_at.isoformat()}
 
 
-def _client(request: Request) -> str:
+def client_of(request: Request) -> str:
     """The address the sign-in limits count by (see workers/client_address.py)."""
     peer = request.client.host if request.client else ""
     forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
@@ -57,32 +57,32 @@ def _client(request: Request) -> str:
 
 
 def _label(request: Request) -> str:
-    return f"{request.headers.get('user-agent', '')[:150]} · {_client(request)}"
+    return f"{request.headers.get('user-agent', '')[:150]} · {client_of(request)}"
 
 
 @router.post("/register", status_code=201, response_model=SignedIn, responses=errors(400, 409, 422, 429))
 def register(body: NewAccount, request: Request) -> dict:
     """Create an account and sign it in."""
-    user, token = auth.register(body.username, body.password, client=_client(request), label=_label(request))
+    user, token = auth.register(body.username, body.password, client=client_of(request), label=_label(request))
     return {"success": True, "token": token, "user": user_view(user)}
 
 
 @router.post("/login", response_model=SignedIn, responses=errors(400, 401, 422, 429))
 def login(body: Credentials, request: Request) -> dict:
     """Sign in. Too many failures answer 429 with Retry-After (see the README's security model)."""
-    user, token = auth.sign_in(body.username, body.password, client=_client(request), label=_label(request))
+    user, token = auth.sign_in(body.username, body.password, client=client_of(request), label=_label(request))
     return {"success": True, "token": token, "user": user_view(user)}
 
 
 @router.post("/logout", response_model=Done, responses=errors(401))
 def logout(credentials: Credential, _user: User = Depends(current_user)) -> dict:
     """Revoke the token this request was made with."""
-    auth.sign_out(_token(credentials))
+    auth.sign_out(bearer_token(credentials))
     return {"success": True}
 
 
 def _current_session(credentials: HTTPAuthorizationCredentials | None) -> int | None:
-    return auth.session_id_for_token(_token(credentials))
+    return auth.session_id_for_token(bearer_token(credentials))
 
 
 @router.post("/logout-all", response_model=SessionsEnded, responses=errors(401))

@@ -9,7 +9,7 @@ from workers.config import settings
 from workers.metrics import BuildCollector
 from workers.services import auth
 
-from .auth import Credential, _client, _token
+from .auth import Credential, bearer_token, client_of
 from .schemas import errors
 
 router = APIRouter(tags=["meta"])
@@ -19,7 +19,7 @@ _registry.register(BuildCollector())
 
 def _may_read(request: Request, token: str | None) -> None:
     """Raises 401 (no admin token, from an address not allowed) or 403 (a token, not an admin's)."""
-    if in_networks(_client(request), settings().metrics_allow):
+    if in_networks(client_of(request), settings().metrics_allow):
         return
     user = auth.user_for_token(token)
     if user is None:
@@ -33,5 +33,5 @@ def _may_read(request: Request, token: str | None) -> None:
 
 @router.get("/metrics", response_class=Response, responses=errors(401, 403))
 def metrics(request: Request, credentials: Credential) -> Response:
-    _may_read(request, _token(credentials))
+    _may_read(request, bearer_token(credentials))
     return Response(generate_latest(_registry), media_type=CONTENT_TYPE_LATEST)
