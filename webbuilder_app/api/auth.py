@@ -60,14 +60,14 @@ def _label(request: Request) -> str:
     return f"{request.headers.get('user-agent', '')[:150]} · {client_of(request)}"
 
 
-@router.post("/register", status_code=201, response_model=SignedIn, responses=errors(400, 409, 422, 429))
+@router.post("/register", status_code=201, response_model=SignedIn, responses=errors(400, 409, 422, 429, 503))
 def register(body: NewAccount, request: Request) -> dict:
     """Create an account and sign it in."""
     user, token = auth.register(body.username, body.password, client=client_of(request), label=_label(request))
     return {"success": True, "token": token, "user": user_view(user)}
 
 
-@router.post("/login", response_model=SignedIn, responses=errors(400, 401, 422, 429))
+@router.post("/login", response_model=SignedIn, responses=errors(400, 401, 422, 429, 503))
 def login(body: Credentials, request: Request) -> dict:
     """Sign in. Too many failures answer 429 with Retry-After (see the README's security model)."""
     user, token = auth.sign_in(body.username, body.password, client=client_of(request), label=_label(request))
