@@ -1,7 +1,8 @@
 """Password hashing in a small pool of low-priority threads, so sign-ins cannot stall the app.
 
-One argon2 hash or verify costs about 0.25 s of CPU here (argon2-cffi's defaults: 64 MiB, 3 passes,
-4 lanes that argon2 runs on threads of its own). Callers — a FastAPI sync route in its threadpool, a
+One argon2 hash or verify costs about 0.25 s of CPU here (argon2-cffi's defaults: 64 MiB, 3 passes;
+new hashes use one lane, so a hash occupies one core rather than spreading over all of them; hashes
+made with more lanes still verify, on threads of argon2's own). Callers — a FastAPI sync route in its threadpool, a
 Reflex handler through asyncio.to_thread — hand the work to this pool and wait. The pool bounds how
 many hashes run at once (WORKERS, so at most WORKERS × 64 MiB) and how many may wait (MAX_WAITING);
 beyond that a caller is refused at once with PasswordPoolBusy instead of holding its thread, so a
@@ -23,11 +24,11 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-WORKERS = os.cpu_count() or 1
+WORKERS = max(1, (os.cpu_count() or 1) - 1)  # one core stays for the rest of the app
 MAX_WAITING = 2 * WORKERS
 NICENESS = 10
 T = TypeVar("T")
-_hasher = PasswordHasher()
+_hasher = PasswordHasher(parallelism=1)
 
 
 class PasswordPoolBusy(RuntimeError):
