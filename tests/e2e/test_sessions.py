@@ -44,9 +44,9 @@ def session_cookie(page, app) -> dict:
     return cookie
 
 
-def signed_in_on_the_queue(page, username: str) -> None:
-    """The queue page's feed linked (its handler set the user menu's name), so the tab is on record
-    under its session."""
+def shows_signed_in(page, username: str) -> None:
+    """The page's feed linked (its handler sets the user menu's name), so the tab is on record under
+    its session."""
     expect(page.locator("#user-menu")).to_contain_text(username)
 
 
@@ -65,7 +65,7 @@ def open_account(page, app, sessions: int):
 def test_signing_out_another_session_sends_its_tab_to_sign_in(app, page, second_page):
     sign_up(page, app, "sessions-other")
     sign_in(second_page, app, "sessions-other")
-    signed_in_on_the_queue(second_page, "sessions-other")
+    shows_signed_in(second_page, "sessions-other")
     other_cookie = session_cookie(second_page, app)["value"]
     assert status_with(app, other_cookie) == 200
 
@@ -79,13 +79,13 @@ def test_signing_out_another_session_sends_its_tab_to_sign_in(app, page, second_
     second_page.goto(app.url)  # the cookie is still in that browser, and no longer works
     second_page.wait_for_url(sign_in_page(app))
     assert status_with(app, other_cookie) == 401
-    signed_in_on_the_queue(page, "sessions-other")  # this browser was not signed out
+    shows_signed_in(page, "sessions-other")  # this browser was not signed out
 
 
 def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, page, second_page):
     sign_up(page, app, "sessions-password")
     sign_in(second_page, app, "sessions-password")
-    signed_in_on_the_queue(second_page, "sessions-password")
+    shows_signed_in(second_page, "sessions-password")
 
     rows = open_account(page, app, 2)
     page.fill("#current_password", "password123")
@@ -147,7 +147,7 @@ def test_no_credential_where_a_script_or_the_state_store_can_read_it(app, page, 
     page.on("websocket", lambda ws: ws.on(
         "framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else payload.decode("latin-1"))))
     sign_up(page, app, "sessions-secrets")
-    signed_in_on_the_queue(page, "sessions-secrets")
+    shows_signed_in(page, "sessions-secrets")
 
     cookie = session_cookie(page, app)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
