@@ -82,6 +82,9 @@ def test_pages_in_both_themes(app, browser, tmp_path):
         page.goto(f"{app.url}/tokens")
         expect(page.get_by_text("GitHub Actions")).to_be_visible()
         _shoot(page, folder, f"tokens-{theme}")
+        page.goto(f"{app.url}/account")
+        expect(page.locator(".session-row", has_text="this browser")).to_have_count(1)
+        _shoot(page, folder, f"account-{theme}")
         context.close()
 
         admin = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=theme).new_page()

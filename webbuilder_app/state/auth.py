@@ -31,12 +31,9 @@ def _enter_session(code: str, then: str = "/") -> rx.event.EventSpec:
     )
 
 
-def leave_session(then: str = "/login") -> rx.event.EventSpec:
-    """Drop the session cookie and load `then` afresh."""
-    return rx.call_script(
-        "fetch('/api/auth/session', {method: 'DELETE', credentials: 'same-origin'})"
-        f".finally(() => window.location.replace({json.dumps(then)}))"
-    )
+def leave_session(then: str = "/login") -> list[rx.event.EventSpec]:
+    """Drop the session cookie and go to `then` (the socket stays: its session has ended already)."""
+    return [rx.call_script("fetch('/api/auth/session', {method: 'DELETE', credentials: 'same-origin'})"), rx.redirect(then)]
 
 
 class AuthState(rx.State):
