@@ -87,6 +87,8 @@ def env(tmp_path, monkeypatch, redis_url) -> Iterator[dict[str, str]]:
     # Admission control has its own tests (an injected load probe); elsewhere a busy shared test
     # machine (CPU above the default 80%) must not hold builds back.
     monkeypatch.setenv("WEBBUILDER_MAX_CPU_PERCENT", "100")
+    # The tests' webhook receivers listen on 127.0.0.1; tests/unit/test_webhook_egress.py turns this off.
+    monkeypatch.setenv("WEBBUILDER_WEBHOOK_ALLOW_PRIVATE", "1")
     drop = None
     if TEST_DATABASE_URL:
         url, drop = _postgres_database()

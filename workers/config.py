@@ -104,6 +104,8 @@ class Settings:
     # Webhooks and emails on completed/failed builds (workers/deliveries.py): the waits between
     # attempts; one more attempt than there are waits.
     webhook_retry_seconds: tuple[float, ...]
+    # Webhooks may call loopback/private/link-local receivers (workers/egress.py); off: public only.
+    webhook_allow_private: bool
     smtp_host: str | None  # unset: no emails
     smtp_port: int
     smtp_user: str | None
@@ -193,6 +195,7 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         build_pids_max=max(16, _int("WEBBUILDER_BUILD_PIDS_MAX", 512)),
         deps_cache_mb=max(1, _int("WEBBUILDER_DEPS_CACHE_MB", 2048)),
         webhook_retry_seconds=_seconds_list("WEBBUILDER_WEBHOOK_RETRY_SECONDS", (10.0, 60.0, 300.0, 1800.0)),
+        webhook_allow_private=_flag("WEBBUILDER_WEBHOOK_ALLOW_PRIVATE", False),
         smtp_host=os.environ.get("WEBBUILDER_SMTP_HOST", "").strip() or None,
         smtp_port=_int("WEBBUILDER_SMTP_PORT", 25),
         smtp_user=os.environ.get("WEBBUILDER_SMTP_USER", "").strip() or None,

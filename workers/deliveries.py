@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 EVENTS = {"completed": "build.completed", "failed": "build.failed"}  # notification kind → event
 PING = "ping"
 WEBHOOK, EMAIL = "webhook", "email"
-# An attempt's claim: longer than one attempt can take (HTTP 5 s; SMTP 10 s per exchange). A worker
+# An attempt's claim: longer than one attempt can take (HTTP 10 s; SMTP 10 s per exchange). A worker
 # that dies mid-attempt leaves the row to the sweep once the claim has passed.
 CLAIM_SECONDS = 60
 # The sweep leaves a due row this long to the wake message sent for it.

@@ -69,6 +69,7 @@ def app() -> Iterator[RunningApp]:
         "WEBBUILDER_LOGLEVEL": "info",
         "WEBBUILDER_MAX_CPU_PERCENT": "100",  # a busy shared test machine must not hold builds back
         "WEBBUILDER_REGISTRATIONS_PER_HOUR": "1000",  # every test's browser signs up from 127.0.0.1
+        "WEBBUILDER_WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' webhook receivers listen on 127.0.0.1
         # Each app instance compiles its own frontend, so test runs never share a build folder.
         "REFLEX_WEB_WORKDIR": str(workdir / ".web"),
     }

@@ -71,7 +71,8 @@ class IntegrationsState(rx.State):
         if user is None:
             return rx.redirect("/login")
         try:
-            _view, secret = webhooks.create(user, form.get("url", ""))
+            # Off the event loop: the URL's host is looked up (up to 10 s) to refuse private addresses.
+            _view, secret = await run_in_threadpool(webhooks.create, user, form.get("url", ""))
         except WebhookError as exc:
             self.webhook_error, self.secret_shown = str(exc), False
             return None
@@ -109,7 +110,7 @@ class IntegrationsState(rx.State):
         if user is None:
             return rx.redirect("/login")
         try:
-            # Waits for the receiver (up to 5 s) off the event loop.
+            # Waits for the receiver (up to 10 s) off the event loop.
             sent = await run_in_threadpool(webhooks.send_test, user, webhook_id)
         except WebhookError as exc:
             return rx.toast.error(str(exc))
