@@ -8,12 +8,15 @@ installation (temporary data dir, SQLite, an embedded Valkey):
   API (create_api in-process), each checked to leave no website, job or file behind;
 - builds: projects uploaded through the same API and built by a real worker process, with small
   limits where a case needs one (a 5 s timeout, 256 MB of memory, 64 processes);
+- webhooks: URLs aimed at this machine and its networks, in many spellings, added through the same API
+  while a receiver listens on 127.0.0.1 (it must hear nothing), and a test sent to a private receiver
+  after the operator stopped allowing them;
 - faults: one trial of each fault of bench/faults.py (its own installation and processes).
 
 Written to bench/HOSTILE.md after a full run; exits 1 if a case was not as expected. Takes 5–7
 minutes on 2 cores, most of it the faults.
 
-    python -m bench.hostile [--only uploads,builds,faults]
+    python -m bench.hostile [--only uploads,builds,webhooks,faults]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
@@ -48,6 +52,7 @@ from tests.projects import (
     with_missing_dependency,
     zip_folder,
 )
+from tests.webhook_receiver import Receiver
 from workers import sandbox
 from workers.config import settings
 from workers.models import TERMINAL_STATUSES, BuildJob, Website
@@ -56,7 +61,7 @@ from . import faults
 from .environment import installation, valkey, worker
 
 REPORT = Path(__file__).resolve().parent / "HOSTILE.md"
-SECTIONS = ("uploads", "builds", "faults")
+SECTIONS = ("uploads", "builds", "webhooks", "faults")
 MESSAGE_CHARS = 120
 # test_upload_refusals' cases are written against a 4 MB upload limit: the 3 MB zip bomb must get
 # through to the archive checks, and its over-limit upload is 5 MB.
@@ -308,6 +313,64 @@ def build_rows(client: TestClient, workdir: Path) -> list[Row]:
     return found
 
 
+# --- webhooks --------------------------------------------------------------------------------------------
+
+WEBHOOKS = "/api/website-builder/user/webhooks"
+# Hosts a webhook might name to reach this machine or its networks; PORT is the local receiver's.
+PRIVATE_HOSTS = [
+    ("127.0.0.1:PORT", "loopback"),
+    ("127.1:PORT", "loopback, short form"),
+    ("2130706433:PORT", "loopback as one number"),
+    ("0x7f.1:PORT", "loopback in hex"),
+    ("0.0.0.0:PORT", "unspecified (Linux connects it to this host)"),
+    ("[::1]:PORT", "IPv6 loopback"),
+    ("[::ffff:127.0.0.1]:PORT", "IPv4-mapped IPv6 loopback"),
+    ("localhost:PORT", "localhost"),
+    ("site.localhost:PORT", "a *.localhost name (the sites' own domain)"),
+    ("169.254.169.254", "cloud metadata service (link-local)"),
+    ("10.0.0.1", "private network"),
+    ("100.64.0.1", "CGNAT"),
+    ("[fd00::1]", "IPv6 unique-local"),
+]
+PUBLIC_ONLY = "Webhooks call public addresses only: "
+
+
+def webhook_rows(client: TestClient) -> list[Row]:
+    print(f"webhooks: {len(PRIVATE_HOSTS)} private receivers through the API, one test sent after they were allowed", flush=True)
+    token = sign_up(client, "eve")
+    receiver = Receiver()
+    port = str(urlsplit(receiver.url).port)
+
+    def stored() -> list[dict]:
+        return client.get(WEBHOOKS, headers=auth(token)).json()["webhooks"]
+
+    found = []
+    try:
+        with mock.patch.dict(os.environ, {"WEBBUILDER_WEBHOOK_ALLOW_PRIVATE": "0"}):
+            for host, title in PRIVATE_HOSTS:
+                url = f"http://{host.replace('PORT', port)}/hook"
+                answer = client.post(WEBHOOKS, headers=auth(token), json={"url": url})
+                message = answer.json().get("message", "")
+                checks = [Check("422 saying why", answer.status_code == 422 and message.startswith(PUBLIC_ONLY)),
+                          Check("no webhook stored", stored() == []),
+                          Check("the receiver on 127.0.0.1 heard nothing", not receiver.received)]
+                found.append(Row.judged(f"webhook to {title} (`{url}`)", f"HTTP {answer.status_code}", one_line(message), checks,
+                                        when_all_pass="all three"))
+        with mock.patch.dict(os.environ, {"WEBBUILDER_WEBHOOK_ALLOW_PRIVATE": "1"}):
+            webhook = client.post(WEBHOOKS, headers=auth(token), json={"url": receiver.url}).json()
+        with mock.patch.dict(os.environ, {"WEBBUILDER_WEBHOOK_ALLOW_PRIVATE": "0"}):
+            sent = client.post(f"{WEBHOOKS}/{webhook['id']}/test", headers=auth(token)).json()
+        error = sent["delivery"]["error"] or ""
+        found.append(Row.judged(
+            "test sent to a 127.0.0.1 webhook added while WEBBUILDER_WEBHOOK_ALLOW_PRIVATE=1, after it was turned off",
+            f"delivery {sent['delivery']['status']}", one_line(error),
+            [Check("refused at send time", not sent["delivered"] and error.startswith("refused: ")),
+             Check("the receiver heard nothing", not receiver.received)]))
+    finally:
+        receiver.close()
+    return found
+
+
 # --- faults ----------------------------------------------------------------------------------------------
 
 
@@ -347,6 +410,7 @@ HEADINGS = {
                "(tests/integration/test_upload_refusals.py) expects; no website or job created; no new file in the "
                f"data dir, beside it or at {ABSOLUTE_TARGET} (the absolute-path target); the staging folder empty again.",
     "builds": "## Builds (a real worker process, projects uploaded through the API)",
+    "webhooks": "## Webhooks (HTTP API, in-process; private receivers not allowed, the default)",
     "faults": "## Faults (`bench.faults`, one trial each: 4 jobs, the fault hits while the first builds)",
 }
 
@@ -358,7 +422,7 @@ def report(sections: dict[str, list[Row]], confinement: list[str]) -> str:
         f"Command: `{' '.join(['.venv/bin/python -m bench.hostile', *sys.argv[1:]])}`, "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load average {one:.2f} / {five:.2f} at the end, {os.cpu_count()} CPUs. "
         f"Build confinement on this host: {'; '.join(confinement)} (the defaults; cases lower them where named). "
-        f"What the user sees is the API's `message` (uploads) or the job's `error`, lines joined with ⏎ and cut at "
+        f"What the user sees is the API's `message` (uploads, webhooks) or the job's or delivery's `error`, lines joined with ⏎ and cut at "
         f"{MESSAGE_CHARS} characters. A check that failed is marked **NOT**.",
         *(f"{HEADINGS[name]}\n\n{table(found)}" for name, found in sections.items()),
     ]
@@ -371,7 +435,7 @@ def main() -> None:
     wanted = [name for name in SECTIONS if name in parser.parse_args().only.split(",")]
     sections: dict[str, list[Row]] = {}
     confinement = sandbox.describe(settings().build_memory_mb, settings().build_pids_max)
-    if {"uploads", "builds"} & set(wanted):
+    if {"uploads", "builds", "webhooks"} & set(wanted):
         from webbuilder_app.api.app import create_api
 
         with valkey() as redis_url, installation(redis_url, WEBBUILDER_MAX_UPLOAD_MB=MAX_UPLOAD_MB) as workdir:
@@ -380,6 +444,8 @@ def main() -> None:
                     sections["uploads"] = upload_rows(client, workdir)
                 if "builds" in wanted:
                     sections["builds"] = build_rows(client, workdir)
+                if "webhooks" in wanted:
+                    sections["webhooks"] = webhook_rows(client)
     if "faults" in wanted:
         sections["faults"] = fault_rows()
     text = report(sections, confinement)

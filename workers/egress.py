@@ -21,7 +21,7 @@ IPAddress = IPv4Address | IPv6Address
 _IPV4_NOT_PUBLIC = [(IPv4Network(block), kind) for block, kind in (
     ("0.0.0.0/8", "unspecified"),
     ("10.0.0.0/8", "private"),
-    ("100.64.0.0/10", "shared (CGNAT)"),
+    ("100.64.0.0/10", "CGNAT"),
     ("127.0.0.0/8", "loopback"),
     ("169.254.0.0/16", "link-local"),
     ("172.16.0.0/12", "private"),
@@ -65,7 +65,7 @@ class Unresolved(OSError):
 
 def not_public(address: IPAddress) -> str | None:
     """Why a connection to `address` would not leave for the public internet ("loopback", "private",
-    "link-local", "shared (CGNAT)", "unique-local", "multicast", "unspecified", "reserved",
+    "link-local", "CGNAT", "unique-local", "multicast", "unspecified", "reserved",
     "documentation" …), or None if it would. An IPv6 address carrying an IPv4 one (`::ffff:127.0.0.1`,
     NAT64 `64:ff9b::…`, 6to4 `2002:…`) is judged by the IPv4 address it reaches."""
     if isinstance(address, IPv6Address):
@@ -130,7 +130,8 @@ def public_addresses(host: str, timeout: float) -> list[IPAddress]:
             continue
         if not literal:
             raise Refused(f"{host} resolves to {address}, which is not a public address ({kind})")
-        spelled = kind if name == str(address) else f"{address}: {kind}"
+        reached = (_embedded_ipv4(address) if isinstance(address, IPv6Address) else None) or address
+        spelled = kind if name == str(reached) else f"{reached}: {kind}"
         raise Refused(f"{host} is not a public address ({spelled})")
     return addresses
 
