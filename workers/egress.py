@@ -48,9 +48,8 @@ _IPV6_NOT_PUBLIC = [(IPv6Network(block), kind) for block, kind in (
 )]
 # Only this block is handed out for global unicast; anything outside it is refused as "reserved".
 _IPV6_GLOBAL_UNICAST = IPv6Network("2000::/3")
-# IPv6 forms that carry an IPv4 address and reach it: judged by that address.
+# NAT64's well-known prefix carries an IPv4 address in its last 32 bits, and reaches it.
 _NAT64 = IPv6Network("64:ff9b::/96")
-_SIX_TO_FOUR = IPv6Network("2002::/16")
 
 _lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="egress-dns")
 
@@ -87,6 +86,7 @@ def is_public(address: IPAddress) -> bool:
 
 
 def _embedded_ipv4(address: IPv6Address) -> IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, NAT64 or 6to4 address reaches, else None."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address in _NAT64:
