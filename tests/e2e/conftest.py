@@ -147,4 +147,13 @@ def sign_up(page, app: RunningApp, username: str, password: str = "password123")
     _submit_credentials(page, app, "/register", username, password)
 
 
-__all__ = ["RunningApp", "make_admin", "sign_in", "sign_up", "ROOT"]
+def api_session(app: RunningApp, username: str, password: str = "password123") -> str:
+    """A sign-in token for the API, as another device of the same user would get one (the page's own
+    session lives in an HttpOnly cookie no script can read)."""
+    with app.api() as api:
+        answer = api.post("/api/auth/login", json={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["token"]
+
+
+__all__ = ["RunningApp", "api_session", "make_admin", "sign_in", "sign_up", "ROOT"]

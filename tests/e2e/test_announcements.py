@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.api.conftest import upload_zip
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import api_session, sign_up
 from tests.e2e.test_failures import upload
 from tests.projects import scripted_project, static_site, zip_folder
 
@@ -52,7 +52,7 @@ def test_desktop_notification_only_while_the_tab_is_in_the_background(app, page,
     page.context.add_init_script(DESKTOP_RECORDER_JS)
     sign_up(page, app, "e2e-desktop")
     assert page.evaluate("() => Notification.permission") == "granted"
-    token = page.evaluate("() => localStorage.getItem('webbuilder_token')")
+    token = api_session(app, "e2e-desktop")
 
     def build_elsewhere(name: str) -> None:
         """Upload through the API, as another device would: this tab only watches."""

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,10 +22,11 @@ WEBBUILDER = str(Path(sys.executable).parent / "webbuilder")
 
 
 def websocket_handshake(port: int, origin: str) -> str:
-    """The status line the app answers to a browser-like websocket handshake from `origin`."""
+    """The status line the app answers to a browser-like websocket handshake from `origin` (with a
+    client token of the frontend's shape)."""
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
-        f"GET /_event/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\n"
+        f"GET /_event/?EIO=4&transport=websocket&token={uuid.uuid4()} HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", port), timeout=15) as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import api_session, sign_up
 from tests.e2e.test_failures import upload
 from tests.projects import scripted_project, zip_folder
 
@@ -41,7 +41,7 @@ def test_log_follows_new_lines_until_the_reader_scrolls_up(app, page, tmp_path):
     project = scripted_project(tmp_path / "chatty", SLOW_PRINTER_JS)
     sign_up(page, app, "e2e-autoscroll")
     job_id = upload(page, zip_folder(project, tmp_path / "chatty.zip"), "Chatty site")
-    token = page.evaluate("() => localStorage.getItem('webbuilder_token')")
+    token = api_session(app, "e2e-autoscroll")
     try:
         # The lines overflow the box, and the newest one is in view.
         page.wait_for_function("() => { const log = document.getElementById('log');"

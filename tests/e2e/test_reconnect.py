@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import api_session, sign_up
 from tests.projects import static_site, zip_folder
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,7 @@ def test_reconnected_page_catches_up_on_changes_it_missed(app, page, tmp_path):
     page.click("#upload-button")
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
     expect(page.locator("#unread-count")).to_have_text("3", timeout=120_000)
-    token = page.evaluate("() => localStorage.getItem('webbuilder_token')")
+    token = api_session(app, "e2e-reconnect")
 
     link["down"] = True
     for ws in link["sockets"]:

@@ -10,7 +10,7 @@ import psutil
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import api_session, sign_up
 from tests.projects import static_site, zip_folder
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,7 @@ def test_every_tab_gets_live_updates_from_any_backend_process(app, page, tmp_pat
     for tab in tabs[1:]:
         tab.goto(app.url)
         expect(tab.locator("#active-heading")).to_have_text("Active Builds (0)")
-    token = page.evaluate("() => localStorage.getItem('webbuilder_token')")
+    token = api_session(app, "e2e-scale-out")
     archive = zip_folder(static_site(tmp_path / "site", "Scaled out"), tmp_path / "site.zip")
     with app.api(token) as api:
         answer = api.post("/api/website-builder/upload", files={"files": ("site.zip", archive.read_bytes(), "application/zip")},
