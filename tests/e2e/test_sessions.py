@@ -6,11 +6,12 @@ the sign-in form hands the page is good for one exchange."""
 from __future__ import annotations
 
 import json
+import os
 import re
-from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from playwright.sync_api import expect
 
 from tests.conftest import wait_for
@@ -131,15 +132,27 @@ def test_sign_out_everywhere_ends_sign_ins_and_keeps_api_tokens(app, page):
     page.wait_for_url(sign_in_page(app))
 
 
-def state_files(app) -> dict[Path, bytes]:
-    return {path: path.read_bytes() for path in (app.data_dir / "reflex-states").rglob("*") if path.is_file()}
+def state_files(app) -> dict[str, bytes]:
+    """Every stored tab state: pickles under data/reflex-states (one backend process), or the values
+    of the app's Redis (several, Reflex's Redis state manager)."""
+    if int(app.env.get("WEBBUILDER_WEB_PROCESSES", os.environ.get("WEBBUILDER_WEB_PROCESSES", "1"))) > 1:
+        client = redis.Redis.from_url(app.env["REDIS_URL"])
+        values = {}
+        for key in client.scan_iter(count=1000):
+            kind = client.type(key)
+            if kind == b"string":
+                values[key.decode()] = client.get(key) or b""
+            elif kind == b"hash":
+                values[key.decode()] = b"\n".join(client.hgetall(key).values())
+        return values
+    return {str(path): path.read_bytes() for path in (app.data_dir / "reflex-states").rglob("*") if path.is_file()}
 
 
 def written_with(app, marker: str) -> None:
-    """Wait until some pickled tab state holds `marker`: the state a handler just changed is on disk
+    """Wait until some stored tab state holds `marker`: the state a handler just changed is stored
     (the disk state manager writes a couple of seconds after a change)."""
     wait_for(lambda: any(marker.encode() in data for data in state_files(app).values()), timeout=30,
-             what=f"a tab state holding {marker!r} under reflex-states")
+             what=f"a stored tab state holding {marker!r}")
 
 
 def test_no_credential_where_a_script_or_the_state_store_can_read_it(app, page, receiver):
