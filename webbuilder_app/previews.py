@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workers.config import settings
+from workers.site_collector import left_out
 
 SLUG_RE = re.compile(r"^[a-f0-9]{20}$")
 
@@ -38,6 +39,14 @@ def _slug_from_host(scope: Scope) -> str | None:
     return host[: -len(suffix)]
 
 
+def _hidden(path: str) -> bool:
+    """Dot-paths (`/.env`, `/.git/config`, `/a/../b`) are not served, whatever is on disk (sites
+    published before dotfiles were left out hold some), except under the top-level `/.well-known/`:
+    the rule publishing follows (workers.site_collector.left_out)."""
+    parts = tuple(part for part in path.split("/") if part)
+    return any(left_out(parts[: depth + 1]) == "dotfile" for depth in range(len(parts)))
+
+
 def with_previews(app: ASGIApp) -> ASGIApp:
     """Wrap the app: requests for a site's host are served from its published folder."""
 
@@ -46,6 +55,9 @@ def with_previews(app: ASGIApp) -> ASGIApp:
             site = _site_app(slug)
             if site is None:
                 await PlainTextResponse("No site is published here.", status_code=404)(scope, receive, send)
+                return
+            if _hidden(scope["path"]):
+                await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
                 return
             await site(scope, receive, send)
             return

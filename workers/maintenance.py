@@ -1,6 +1,7 @@
 """A thread in each worker process that runs `dispatch.maintain()` at boot and every few seconds.
 
-At boot the worker also says how builds are confined, loudly when they are not sandboxed.
+At boot the worker also says how builds are confined, loudly when they are not sandboxed, and, once
+per data folder, cleans sites published before dotfiles and links were left out (workers.publishing).
 
 At boot it re-dispatches whatever the database says is waiting (Redis may have restarted empty);
 afterwards it requeues jobs whose worker died and re-sends lost wakes. A second thread sweeps webhook
@@ -35,6 +36,7 @@ class MaintenanceMiddleware(Middleware):
             log.log(logging.INFO if sandboxed else logging.WARNING, line)
         threading.Thread(target=self._loop, args=("maintenance", _maintain), name="webbuilder-maintenance", daemon=True).start()
         threading.Thread(target=self._loop, args=("the delivery sweep", _sweep_deliveries), name="webbuilder-deliveries", daemon=True).start()
+        threading.Thread(target=_sweep_published_sites, name="webbuilder-site-sweep", daemon=True).start()
 
     def before_worker_shutdown(self, broker, worker):
         self._stop.set()
@@ -55,6 +57,16 @@ def _maintain() -> None:
 
     beat()  # the ops page's "workers alive"; never raises
     maintain()
+
+
+def _sweep_published_sites() -> None:
+    """Once per data folder: sites published before dotfiles and links were left out lose them."""
+    from workers.publishing import sweep_published
+
+    try:
+        sweep_published()
+    except Exception:
+        log.exception("the sweep of published sites failed; it runs again at the next worker start")
 
 
 def _sweep_deliveries() -> None:

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, desc, select
 
-from workers import build_cache, events, quotas, sandbox
+from workers import build_cache, events, publishing, quotas, sandbox
 from workers.config import settings
 from workers.db import retry_while_unreachable, session_scope
 from workers.deps_cache import DependencyCache, Installed, key_for, tool_versions
@@ -39,6 +40,7 @@ LOG_TAIL_LINES = 200
 # Vite's templates build with "tsc -b && vite build". The typecheck step runs that same check (with
 # diagnostics parsed), so repeating it would only add ~2 s: the build step then runs vite alone.
 TYPECHECK_THEN_VITE = {"tsc -b && vite build", "tsc && vite build"}
+OUTPUT_FOLDERS = ("dist", "build", "out")
 MAX_LOG_BYTES = 5 * 1024 * 1024
 FLUSH_SECONDS = 0.25
 _toolchain: str | None = None
@@ -289,24 +291,36 @@ class Pipeline:
         if not result.ok:
             errors = tsc_errors(lines) or vite_errors(lines, str(self.workdir))
             raise StepFailed(f"{' '.join(Path(a).name if '/' in a else a for a in argv)} failed:\n{tail(lines)}", errors)
-        for candidate in ("dist", "build", "out"):
-            if (self.workdir / candidate / "index.html").is_file():
-                self.output_dir = self.workdir / candidate
-                return
-        raise StepFailed("the build finished but produced no dist/index.html")
+        self.output_dir = _output_folder(self.workdir)
 
     def publish(self) -> None:
+        """Copy the output, read inside the sandbox, as plain files within the site caps (see
+        workers/publishing.py), on the build's deadline and lease."""
         slug = secrets.token_hex(10)
         target = self.cfg.sites_dir / slug
         staging = self.cfg.sites_dir / f".tmp-{slug}"
         staging.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.output_dir, staging, ignore=_unpublished)
+        label = f"job{self.job.id}-a{self.job.attempts}-publish"
+        try:
+            published = publishing.collect(self.output_dir, self.workdir, staging, label, self._still_running)
+        except (publishing.SiteRefused, sandbox.SandboxUnavailable) as exc:
+            raise StepFailed(str(exc)) from None
+        if left := published.left_note():
+            self.run.note(left)
         os.rename(staging, target)
         self.job.site_slug, self.job.site_bytes = slug, quotas.tree_bytes(target)
         self.job.preview_url = self.cfg.preview_url(slug)
         self.run.note(f"published at {self.job.preview_url}")
 
     # -- running ----------------------------------------------------------------------------------
+
+    def _still_running(self) -> None:
+        """Checked while the worker itself works for the build: its deadline, a cancel, and the
+        lease (renewed here)."""
+        if time.monotonic() > self.deadline:
+            raise StepFailed(f"timed out after {self.cfg.build_timeout} s")
+        if stop := self.run.flush():
+            raise Stopped(stop)
 
     def tool(self, argv: list[str], network: bool = False) -> RunResult:
         """Run a step's command in the sandbox. Only the dependency install gets the network and
@@ -356,11 +370,24 @@ class Pipeline:
                 self.storing.join()
 
 
-def _unpublished(folder: str, names: list[str]) -> set[str]:
-    """Never published: dependencies, git data, and symlinks, which the build (untrusted code) could
-    point at the host's files; the copy runs as the worker and would follow them."""
-    skipped = {"node_modules", ".git"}
-    return {name for name in names if name in skipped or os.path.islink(os.path.join(folder, name))}
+def _output_folder(project: Path) -> Path:
+    """The first of dist/, build/, out/ holding an index.html. The build's code made them, so a link
+    there (to another job's upload, say) is refused: the output must be a real folder of the project."""
+    for name in OUTPUT_FOLDERS:
+        folder = project / name
+        for path in (folder, folder / "index.html"):
+            if path.is_symlink():
+                raise StepFailed(f"{path.relative_to(project)} is a symbolic link: the output must be a real folder in the project")
+        if stat.S_ISDIR(_lstat_mode(folder)) and stat.S_ISREG(_lstat_mode(folder / "index.html")):
+            return folder
+    raise StepFailed("the build finished but produced no dist/index.html")
+
+
+def _lstat_mode(path: Path) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
 
 
 def _previous_install_query(job: BuildJob):
