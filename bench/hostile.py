@@ -7,7 +7,8 @@ installation (temporary data dir, SQLite, an embedded Valkey):
 - uploads: the refusal cases of tests/integration/test_upload_refusals.py, sent through the real HTTP
   API (create_api in-process), each checked to leave no website, job or file behind;
 - builds: projects uploaded through the same API and built by a real worker process, with small
-  limits where a case needs one (a 5 s timeout, 256 MB of memory, 64 processes);
+  limits where a case needs one (a 5 s timeout, 256 MB of memory, 64 processes), and builds aiming
+  the publish step at what is not theirs (links, a set-id copy, a 20 GB sparse file, dotfiles);
 - webhooks: URLs aimed at this machine and its networks, in many spellings, added through the same API
   while a receiver listens on 127.0.0.1 (it must hear nothing), and a test sent to a private receiver
   after the operator stopped allowing them;
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import uuid
 from collections import Counter
@@ -39,6 +41,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import auth, sign_up, upload_zip
 from tests.conftest import wait_for
 from tests.integration.test_faults import processes_with, slow_build
+from tests.integration.test_publish_attacks import shell
 from tests.integration.test_upload_refusals import REFUSALS, UPLOAD, Refusal, rows
 from tests.projects import (
     FORK_BOMB_JS,
@@ -265,6 +268,76 @@ def default_limit_rows(builds: Builds) -> list[Row]:
     ]
 
 
+def published_tree(view: dict) -> dict[str, os.stat_result]:
+    site = site_page(view).parent
+    return {str(p.relative_to(site)): os.lstat(p) for p in sorted(site.rglob("*"))}
+
+
+def left_out_line(view: dict) -> str:
+    return next((line for line in view["logs"] if "left out of the site" in line), "").removeprefix("[webbuilder] ")
+
+
+def served(view: dict, path: str) -> int:
+    """The site server's status for `path` of the job's site."""
+    from starlette.testclient import TestClient as SiteClient
+
+    from webbuilder_app.previews import with_previews
+
+    host = view["previewUrl"].split("//", 1)[1].rstrip("/")
+    client = SiteClient(with_previews(lambda scope, receive, send: None))  # only the site's host is asked
+    return client.get(path, headers={"host": host}).status_code
+
+
+def publish_rows(builds: Builds) -> list[Row]:
+    """Builds that aim the publish step (the worker copying the output) at what is not theirs."""
+    victim_folder = static_site(builds.project("bobs-site"), "Bob's page")
+    (victim_folder / ".env").write_text("BOB_SECRET=hunter2")
+    victim = builds.finished(builds.submit(victim_folder))
+    upload = str(settings().jobs_dir / str(victim["id"]) / "source")
+    dotted = static_site(builds.project("dotfiles"), "dotted")
+    for relative in (".env", ".env.local", ".npmrc", ".git/config", ".well-known/security.txt", "assets/app.js"):
+        (dotted / relative).parent.mkdir(parents=True, exist_ok=True)
+        (dotted / relative).write_text(f"content of {relative}")
+    submitted = [
+        builds.submit(scripted_project(builds.project(name), script, upload)) for name, script in (
+            ("dist-link", "import fs from 'node:fs'\nfs.symlinkSync(process.argv[2], 'dist')\n"),
+            ("links-in-dist", shell('ln -s "$1" dist/stolen && ln -s "$1/.env" dist/env.txt && ln -s /etc/passwd dist/passwd.txt')),
+            ("setuid", shell("cp /bin/sh dist/x && chmod 4755 dist/x && mkfifo dist/pipe")),
+            ("sparse-20g", shell("truncate -s 20G dist/big.bin")),
+        )
+    ] + [builds.submit(dotted)]
+    linked, links, setuid, sparse, dots = (builds.finished(job_id) for job_id in submitted)
+    sites = [p for p in settings().sites_dir.rglob("*") if p.is_file()]
+    bobs_secret_nowhere = Check("Bob's `.env` on no site, his own included", not [p for p in sites if b"BOB_SECRET" in p.read_bytes()])
+    x = published_tree(setuid).get("x") if setuid["status"] == "completed" else None
+    seconds = (datetime.fromisoformat(sparse["completedAt"]) - datetime.fromisoformat(sparse["startedAt"])).total_seconds()
+    dots_published = list(published_tree(dots))
+    (site_page(dots).parent / ".env").write_text("placed on disk after publishing")
+    return [
+        job_row("build links `dist` to another job's upload (`ln -s <data>/jobs/<id>/source dist`)", linked,
+                failed_with(linked, "dist is a symbolic link"), bobs_secret_nowhere),
+        job_row("links inside `dist/`: to another job's upload, its `.env`, `/etc/passwd`", links,
+                Check("completed with its own index.html alone", links["status"] == "completed" and list(published_tree(links)) == ["index.html"]),
+                bobs_secret_nowhere, message=left_out_line(links)),
+        job_row("`cp /bin/sh dist/x && chmod 4755 dist/x`, and `mkfifo dist/pipe`", setuid,
+                Check("x published 0755, not set-id", x is not None and stat.S_IMODE(x.st_mode) == 0o755),
+                Check(f"owned by the worker (uid {os.geteuid()}), not the build's uid {sandbox.SANDBOX_UID}", x is not None and x.st_uid == os.geteuid()),
+                Check("the FIFO left out", "pipe" not in published_tree(setuid)), message=left_out_line(setuid)),
+        job_row("`truncate -s 20G dist/big.bin`", sparse,
+                # where each step's file size is capped (RLIMIT_FSIZE), truncate itself fails first with EFBIG
+                Check("refused: site too large (or EFBIG in the build)", sparse["status"] == "failed" and any(
+                    said in (sparse["error"] or "") for said in ("site too large", "File too large"))),
+                Check(f"in {seconds:.1f} s, one attempt", seconds < 10 and sparse["attempts"] == 1),
+                Check("nothing published", sparse["previewUrl"] is None)),
+        job_row("static upload with `.env`, `.env.local`, `.npmrc`, `.git/`, `.well-known/`", dots,
+                Check("published without dotfiles but `.well-known/`", dots_published == [
+                    ".well-known", ".well-known/security.txt", "assets", "assets/app.js", "index.html"]),
+                Check("the site server answers 404 for `/.env` (a `.env` put on disk after publishing) and 200 for "
+                      "`/.well-known/security.txt`", (served(dots, "/.env"), served(dots, "/.well-known/security.txt")) == (404, 200)),
+                message=left_out_line(dots)),
+    ]
+
+
 def timeout_rows(builds: Builds) -> list[Row]:
     marker = f"wb-hang-{uuid.uuid4().hex}"
     hang = builds.finished(builds.submit(scripted_project(builds.project("hang"), NEVER_ENDING_JS, marker)))
@@ -296,6 +369,7 @@ def limit_rows(builds: Builds) -> list[Row]:
 
 GROUPS: list[tuple[str, dict[str, str], Callable[[Builds], list[Row]]]] = [
     ("default limits", {}, default_limit_rows),
+    ("the default site caps", {}, publish_rows),
     (f"{BUILD_TIMEOUT} s timeout", {"WEBBUILDER_BUILD_TIMEOUT": str(BUILD_TIMEOUT)}, timeout_rows),
     (f"{BUILD_MEMORY_MB} MB, {BUILD_PIDS_MAX} processes",
      {"WEBBUILDER_BUILD_MEMORY_MB": str(BUILD_MEMORY_MB), "WEBBUILDER_BUILD_PIDS_MAX": str(BUILD_PIDS_MAX)}, limit_rows),
