@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,14 +90,14 @@ def collect(output_dir: Path, project: Path, staging: Path, label: str, check: C
     at all. `check()` is called at least every POLL_SECONDS and stops the copy by raising. Raises
     SiteRefused (and SandboxUnavailable) with the user's message."""
     cfg = settings()
-    python, mounts = _interpreter()
+    python, python_mounts = _interpreter()
     argv = [python, "-I", "-S", "-c", COLLECTOR, str(output_dir)]
     env = {"PATH": sandbox.BUILD_PATH, "LANG": "C.UTF-8"}
-    mounts.insert(0, sandbox.Mount(project, writable=False))
+    mounts = [sandbox.Mount(project, writable=False), *python_mounts]
     with sandbox.confine(argv, output_dir, env, mounts, False, label, cfg.build_memory_mb * MIB, cfg.build_pids_max) as step:
         proc = subprocess.Popen(step.argv, cwd=project, env=step.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        complaints: list[str] = []
+        complaints: deque[str] = deque(maxlen=MAX_COMPLAINT_LINES)  # the last lines: a traceback's end
         reader = threading.Thread(target=_keep_lines, args=(proc.stderr, complaints), daemon=True)
         reader.start()
         try:
@@ -115,10 +116,9 @@ def collect(output_dir: Path, project: Path, staging: Path, label: str, check: C
     return published
 
 
-def _keep_lines(stream, kept: list[str]) -> None:
+def _keep_lines(stream, kept: deque[str]) -> None:
     for raw in stream:
-        if len(kept) < MAX_COMPLAINT_LINES:
-            kept.append(_shown(raw.decode("utf-8", "replace").rstrip("\n")))
+        kept.append(_shown(raw.decode("utf-8", "replace").rstrip("\n")))
 
 
 class _Stream:
