@@ -133,7 +133,7 @@ def test_a_build_cannot_read_another_job_or_write_outside_its_folder(env, tmp_pa
 
 
 def test_a_symlink_in_the_output_is_not_published(env, tmp_path):
-    """The publish copy runs as the worker: a link to the host's files must not be followed."""
+    """The worker publishes what the build left in dist: a link to the host's files must not be followed."""
     user = make_user()
     script = publish_js("'site'") + "fs.symlinkSync('/etc/passwd', 'dist/passwd.txt')\n"
     job_id = queue_project(user, scripted_project(tmp_path / "linker", script), "Linker")
