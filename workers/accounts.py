@@ -1,7 +1,8 @@
-"""Users and bearer tokens. Passwords are hashed with argon2; tokens are stored as SHA-256 only.
+"""Users, their passwords (argon2, in workers/passwords.py's pool), API tokens and email settings.
 
-Two kinds of token: `session` (issued by signing in, revoked by signing out) and `api` (named, created
-and revoked by the user for scripts and CI). Both authenticate the same way.
+Bearer tokens are stored as SHA-256 only. Two kinds authenticate the same way: sign-in sessions
+(workers/sessions.py: how they begin, last and end) and `api` tokens (named, created and revoked by
+the user for scripts and CI, here).
 """
 
 from __future__ import annotations
