@@ -113,13 +113,18 @@ def browser():
         browser.close()
 
 
+def fresh_page(browser):
+    """A page in a browser context of its own (its own cookie jar and storage)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(30_000)
+    return page
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    page = fresh_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def make_admin(app: RunningApp, username: str, password: str = "password123") -> None:
@@ -156,4 +161,4 @@ def api_session(app: RunningApp, username: str, password: str = "password123") -
     return answer.json()["token"]
 
 
-__all__ = ["RunningApp", "api_session", "make_admin", "sign_in", "sign_up", "ROOT"]
+__all__ = ["RunningApp", "api_session", "fresh_page", "make_admin", "sign_in", "sign_up", "ROOT"]

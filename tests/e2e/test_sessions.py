@@ -15,7 +15,7 @@ import redis
 from playwright.sync_api import expect
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import sign_in, sign_up
+from tests.e2e.conftest import fresh_page, sign_in, sign_up
 from workers.sessions import COOKIE_NAME
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +33,9 @@ def sign_in_page(app) -> re.Pattern:
 @pytest.fixture
 def second_page(browser):
     """Another browser (its own cookie jar), for a second session of the same user."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    page = fresh_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def session_cookie(page, app) -> dict:
