@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import sign_up
 from tests.projects import static_site
@@ -64,6 +65,7 @@ def test_tokens_page_creates_and_revokes(app, page):
     page.wait_for_url(f"{app.url}/tokens")
     page.fill("#token-name", "my pipeline")
     page.click("#create-token")
+    expect(page.locator("#created-token")).not_to_be_empty()  # written in by a script, not state
     token = page.locator("#created-token").inner_text().strip()
     with app.api(token) as api:
         assert api.get("/api/website-builder/user/queue").status_code == 200

@@ -4,6 +4,7 @@ email address on the page its link opens."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import sign_up
 from tests.webhook_receiver import readme_verify
@@ -20,6 +21,7 @@ def test_add_a_webhook_see_its_secret_and_send_a_test(app, page, receiver):
 
     page.fill("#webhook-url", hook.url)
     page.click("#add-webhook")
+    expect(page.locator("#webhook-secret")).to_contain_text("whsec_")  # written in by a script, not state
     secret = page.locator("#webhook-secret").inner_text().strip()
     assert secret.startswith("whsec_")
 
