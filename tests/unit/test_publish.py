@@ -98,8 +98,7 @@ def test_the_collector_sees_nothing_but_the_project(env, tmp_path):
     outside = static_site(tmp_path / "data" / "jobs" / "1" / "source", "Bob's page")
     project = static_site(tmp_path / "project", "mine")
     sandbox.hand_over(project)
-    if sandbox.host().bwrap is None:
-        pytest.skip("bubblewrap cannot run here")
+    assert sandbox.host().bwrap is not None, "bubblewrap must run here (scripts/bootstrap installs it)"
     with pytest.raises(publishing.SiteRefused, match="could not collect the build's output: .*No such file or directory"):
         collect(outside, project)
     assert not (settings().sites_dir / "site").exists()
