@@ -4,6 +4,9 @@
   into a fresh folder + `tsc -b` + `vite build`.
 - cold: a lockfile never seen before (its name field changes every round), npm's own cache warm, as
   on a service that has built other projects. Raw = `npm ci` in a fresh folder + `tsc -b` + `vite build`.
+- cold with npm's cache cold too: as cold, but the service's npm cache is emptied before each job
+  and the raw side gets an empty npm cache of its own: every package comes over the network (for
+  the job, through the install's egress proxy).
 - job wall time: from the upload call to the job read back as completed, i.e. intake, the wake through
   Redis, the claim, the whole pipeline (sandboxed steps included) and publishing.
 - identical re-upload: the same zip again, from the upload call to `completed` (the build cache).
@@ -31,6 +34,7 @@ from .environment import installation, worker
 
 ROUNDS = 5
 IDENTICAL_ROUNDS = 5
+COLD_NPM_ROUNDS = 3
 NPM_CI = ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]
 
 
@@ -42,6 +46,9 @@ class BuildFigures:
     cold_job: float
     cold_raw: float
     cold_ratio: float
+    cold_npm_job: float
+    cold_npm_raw: float
+    cold_npm_ratio: float
     identical: float
     identical_max: float
     breakdown: dict[str, dict[str, float]]  # "warm"/"cold" → part → median seconds, job and raw side by side
@@ -88,12 +95,13 @@ def _upload(user_id: int, folder: Path) -> tuple[float, BuildJob]:
         time.sleep(0.01)
 
 
-def _raw(folder: Path, cached_modules: Path | None) -> dict[str, float]:
+def _raw(folder: Path, cached_modules: Path | None, npm_cache: Path | None = None) -> dict[str, float]:
     """The tools alone, in a fresh copy of the project; seconds per part and in total. They use
-    their own npm cache (warmed like the service's), so they never touch the service's files."""
+    their own npm cache (warmed like the service's, unless one is given), so they never touch the
+    service's files."""
     home = folder.parent / f"{folder.name}-home"
     home.mkdir()
-    env = _tools_env(home, folder.parent / "raw-npm-cache")
+    env = _tools_env(home, npm_cache or folder.parent / "raw-npm-cache")
     install = ["cp", "-al", str(cached_modules), str(folder / "node_modules")] if cached_modules else NPM_CI
     parts = {}
     for part, argv in (
@@ -141,6 +149,12 @@ def run(redis_url: str, log=print) -> BuildFigures:
             cold_job.append(_job_parts(*_upload(user, _project(workdir / f"cold-{n}", n, new_lockfile=True))))
             log(f"  round {n}: warm job {warm_job[-1]['total']:.2f} s / raw {warm_raw[-1]['total']:.2f} s, "
                 f"cold job {cold_job[-1]['total']:.2f} s / raw {cold_raw[-1]['total']:.2f} s")
+        cold_npm_job, cold_npm_raw = [], []
+        for n in range(ROUNDS + 1, ROUNDS + 1 + COLD_NPM_ROUNDS):
+            cold_npm_raw.append(_raw(_project(workdir / f"raw-npm-cold-{n}", n, new_lockfile=True), None, workdir / f"npm-cache-{n}"))
+            shutil.rmtree(settings().cache_dir / "npm", ignore_errors=True)
+            cold_npm_job.append(_job_parts(*_upload(user, _project(workdir / f"npm-cold-{n}", n, new_lockfile=True))))
+            log(f"  round {n}: cold job, npm cache cold too, {cold_npm_job[-1]['total']:.2f} s / raw {cold_npm_raw[-1]['total']:.2f} s")
         identical = []
         for n in range(IDENTICAL_ROUNDS):
             again = workdir / f"identical-{n}"
@@ -154,6 +168,9 @@ def run(redis_url: str, log=print) -> BuildFigures:
         statistics.median(r["total"] for r in cold_job),
         statistics.median(r["total"] for r in cold_raw),
         statistics.median(job["total"] / raw["total"] for job, raw in zip(cold_job, cold_raw)),
+        statistics.median(r["total"] for r in cold_npm_job),
+        statistics.median(r["total"] for r in cold_npm_raw),
+        statistics.median(job["total"] / raw["total"] for job, raw in zip(cold_npm_job, cold_npm_raw)),
         statistics.median(identical),
         max(identical),
         {"warm": {**_medians(warm_job), **_medians(warm_raw)}, "cold": {**_medians(cold_job), **_medians(cold_raw)}},
