@@ -7,8 +7,9 @@ installation (temporary data dir, SQLite, an embedded Valkey):
 - uploads: the refusal cases of tests/integration/test_upload_refusals.py, sent through the real HTTP
   API (create_api in-process), each checked to leave no website, job or file behind;
 - builds: projects uploaded through the same API and built by a real worker process, with small
-  limits where a case needs one (a 5 s timeout, 256 MB of memory, 64 processes), and builds aiming
-  the publish step at what is not theirs (links, a set-id copy, a 20 GB sparse file, dotfiles);
+  limits where a case needs one (a 5 s timeout, 256 MB of memory, 64 processes, 64 MB of disk), builds
+  aiming the publish step at what is not theirs (links, a set-id copy, a 20 GB sparse file, dotfiles),
+  and projects aiming the install and the build at a listener on 127.0.0.1 (it must hear nothing);
 - webhooks: URLs aimed at this machine and its networks, in many spellings, added through the same API
   while a receiver listens on 127.0.0.1 (it must hear nothing), and a test sent to a private receiver
   after the operator stopped allowing them;
@@ -23,6 +24,7 @@ minutes on 2 cores, most of it the faults.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import stat
 import sys
@@ -41,6 +43,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import auth, sign_up, upload_zip
 from tests.conftest import wait_for
 from tests.integration.test_faults import processes_with, slow_build
+from tests.integration.test_install_egress import hostile_npmrc, with_package
 from tests.integration.test_publish_attacks import shell
 from tests.integration.test_upload_refusals import REFUSALS, UPLOAD, Refusal, rows
 from tests.projects import (
@@ -55,6 +58,7 @@ from tests.projects import (
     with_missing_dependency,
     zip_folder,
 )
+from tests.unit.test_egress_proxy import Listener
 from tests.webhook_receiver import Receiver
 from workers import sandbox
 from workers.config import settings
@@ -70,6 +74,7 @@ MESSAGE_CHARS = 120
 # through to the archive checks, and its over-limit upload is 5 MB.
 MAX_UPLOAD_MB = "4"
 BUILD_TIMEOUT, BUILD_MEMORY_MB, BUILD_PIDS_MAX = 5, 256, 64
+BUILD_DISK_MB, BUILD_TMP_MB = 64, 32
 JOB_DEADLINE_SECONDS = 300  # a cold npm install of the react-ts sample on a busy machine
 ABSOLUTE_TARGET = Path("/tmp/evil.txt")  # where the absolute-path case aims
 MISSING_PACKAGE = "webbuilder-no-such-package-xyz"  # what tests.projects.with_missing_dependency adds
@@ -324,9 +329,8 @@ def publish_rows(builds: Builds) -> list[Row]:
                 Check(f"owned by the worker (uid {os.geteuid()}), not the build's uid {sandbox.SANDBOX_UID}", x is not None and x.st_uid == os.geteuid()),
                 Check("the FIFO left out", "pipe" not in published_tree(setuid)), message=left_out_line(setuid)),
         job_row("`truncate -s 20G dist/big.bin`", sparse,
-                # where each step's file size is capped (RLIMIT_FSIZE), truncate itself fails first with EFBIG
-                Check("refused: site too large (or EFBIG in the build)", sparse["status"] == "failed" and any(
-                    said in (sparse["error"] or "") for said in ("site too large", "File too large"))),
+                # each step's file size is capped (RLIMIT_FSIZE): truncate fails with EFBIG before publishing
+                Check("refused in the build: disk limit (EFBIG)", sparse["status"] == "failed" and "disk limit (2048 MB)" in (sparse["error"] or "")),
                 Check(f"in {seconds:.1f} s, one attempt", seconds < 10 and sparse["attempts"] == 1),
                 Check("nothing published", sparse["previewUrl"] is None)),
         job_row("static upload with `.env`, `.env.local`, `.npmrc`, `.git/`, `.well-known/`", dots,
@@ -367,9 +371,73 @@ def limit_rows(builds: Builds) -> list[Row]:
     ]
 
 
+def network_rows(builds: Builds) -> list[Row]:
+    """Projects whose dependencies, settings and build aim at a service on the build host."""
+    listener = Listener()
+    here = f"http://127.0.0.1:{listener.port}"
+    tarball = react_project(builds.project("tarball-dependency"), **{".npmrc": hostile_npmrc(listener.port)})
+    with_package(tarball, lambda p: p["dependencies"].update(evil=f"{here}/x.tgz"))
+    (tarball / "package-lock.json").unlink()
+    git = react_project(builds.project("git-dependency"))
+    with_package(git, lambda p: p["dependencies"].update(evil="github:mallory/evil"))
+    locked = react_project(builds.project("lockfile-url"))
+    lock = json.loads((locked / "package-lock.json").read_text())
+    lock["packages"]["node_modules/react"]["resolved"] = f"{here}/react.tgz"
+    (locked / "package-lock.json").write_text(json.dumps(lock, indent=2))
+    npmrc = react_project(builds.project("npmrc-only"), **{".npmrc": hostile_npmrc(listener.port)})
+    reach = (publish_js("'egress'") + "import { execSync } from 'node:child_process'\n"
+             "const run = (c) => { try { return execSync(c, { encoding: 'utf8' }).trim() } catch (e) { return 'failed' } }\n"
+             "console.log('probe: registry through the proxy:', run('npm view react@19.1.2 version --registry https://registry.npmjs.org/'))\n"
+             f"console.log('probe: the listener through the proxy:', run('npm view x --registry {here}/'))\n"
+             f"const socket = (await import('node:net')).connect({listener.port}, '127.0.0.1')\n"
+             "await new Promise((done) => socket.on('connect', () => { console.log('probe: the listener directly: REACHED'); done() })"
+             ".on('error', (e) => { console.log('probe: the listener directly:', e.code); done() }))\n")
+    submitted = [builds.submit(p) for p in (tarball, git, locked, npmrc,
+                                            scripted_project(builds.project("build-egress"), reach))]
+    tarball_job, git_job, locked_job, npmrc_job, reach_job = (builds.finished(job_id) for job_id in submitted)
+    listener.close()
+    heard_nothing = Check(f"the listener on 127.0.0.1 heard {listener.accepted} connections", listener.accepted == 0)
+    ignored = next((line for line in npmrc_job["logs"] if "ignored project settings" in line), "").removeprefix("[webbuilder] ")
+    said = [line.removeprefix("probe: ") for line in reach_job["logs"] if line.startswith("probe: ")]
+    refused_lines = [line for line in reach_job["logs"] if "network: refused" in line]
+    return [
+        job_row("dependency `http://127.0.0.1:PORT/x.tgz`, `.npmrc` registry/proxy at it", tarball_job,
+                failed_with(tarball_job, "is a remote tarball (http://127.0.0.1:"), heard_nothing),
+        job_row("dependency `github:mallory/evil`", git_job, failed_with(git_job, "is a git dependency (github:mallory/evil)")),
+        job_row("lockfile `resolved` at `http://127.0.0.1:PORT/react.tgz`", locked_job,
+                failed_with(locked_job, "package-lock.json resolves a package from http://127.0.0.1:"), heard_nothing),
+        job_row("`.npmrc` sets registry, scoped registry, proxies, `noproxy=*`, `strict-ssl=false`", npmrc_job,
+                Check("completed: `npm ci` through the egress proxy from the service's registry", npmrc_job["status"] == "completed"
+                      and any("through the egress proxy" in line for line in npmrc_job["logs"])), heard_nothing, message=ignored),
+        job_row("build (allowed `registry.npmjs.org`) calls the registry, the listener through the proxy, and the "
+                "listener directly", reach_job,
+                Check("the registry answered", "registry through the proxy: 19.1.2" in said),
+                Check("the listener: refused by the proxy, and `ECONNREFUSED` directly (the sandbox's 127.0.0.1 is its own)",
+                      "the listener through the proxy: failed" in said and "the listener directly: ECONNREFUSED" in said),
+                Check("the refused destination named once in the log", len(refused_lines) == 1), heard_nothing,
+                message="log: " + " ⏎ ".join([*said, *(line.removeprefix("[webbuilder] ") for line in refused_lines)])),
+    ]
+
+
+def disk_rows(builds: Builds) -> list[Row]:
+    fill = shell("i=0; while [ $i -lt 64 ]; do head -c 4M /dev/zero > part-$i; i=$((i + 1)); done")
+    tmp = shell("head -c 1G /dev/zero > /tmp/fill")
+    filled, tmp_job = (builds.finished(builds.submit(scripted_project(builds.project(name), script)))
+                       for name, script in (("disk-fill", fill), ("tmp-fill", tmp)))
+    return [
+        job_row(f"build writes 64 files of 4 MB (WEBBUILDER_BUILD_DISK_MB={BUILD_DISK_MB})", filled,
+                failed_with(filled, f"disk limit ({BUILD_DISK_MB} MB)")),
+        job_row(f"build writes 1 GB to `/tmp` (WEBBUILDER_BUILD_TMP_MB={BUILD_TMP_MB})", tmp_job,
+                failed_with(tmp_job, "No space left on device")),
+    ]
+
+
 GROUPS: list[tuple[str, dict[str, str], Callable[[Builds], list[Row]]]] = [
     ("default limits", {}, default_limit_rows),
     ("the default site caps", {}, publish_rows),
+    ("build egress to registry.npmjs.org", {"WEBBUILDER_BUILD_EGRESS_ALLOW": "registry.npmjs.org"}, network_rows),
+    (f"{BUILD_DISK_MB} MB of disk, {BUILD_TMP_MB} MB of /tmp",
+     {"WEBBUILDER_BUILD_DISK_MB": str(BUILD_DISK_MB), "WEBBUILDER_BUILD_TMP_MB": str(BUILD_TMP_MB)}, disk_rows),
     (f"{BUILD_TIMEOUT} s timeout", {"WEBBUILDER_BUILD_TIMEOUT": str(BUILD_TIMEOUT)}, timeout_rows),
     (f"{BUILD_MEMORY_MB} MB, {BUILD_PIDS_MAX} processes",
      {"WEBBUILDER_BUILD_MEMORY_MB": str(BUILD_MEMORY_MB), "WEBBUILDER_BUILD_PIDS_MAX": str(BUILD_PIDS_MAX)}, limit_rows),
@@ -508,7 +576,8 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     wanted = [name for name in SECTIONS if name in parser.parse_args().only.split(",")]
     sections: dict[str, list[Row]] = {}
-    confinement = sandbox.describe(settings().build_memory_mb, settings().build_pids_max)
+    cfg = settings()
+    confinement = sandbox.describe(cfg.build_memory_mb, cfg.build_pids_max, cfg.build_disk_mb)
     if {"uploads", "builds", "webhooks"} & set(wanted):
         from webbuilder_app.api.app import create_api
 

@@ -9,9 +9,11 @@ import statistics
 import subprocess
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from workers import sandbox
+from workers import install_policy, sandbox
+from workers.egress_proxy import EgressProxy
 from workers.runner import run
 
 from .environment import ROOT
@@ -36,9 +38,17 @@ class Bench:
         return time.monotonic() - began
 
     def boxed(self, argv: list[str], network: bool = False) -> float:
-        mounts = [sandbox.Mount(self.project), sandbox.Mount(self.home)] + ([sandbox.Mount(self.cache)] if network else [])
+        """The step confined; with `network`, behind its egress proxy, as the install runs."""
+        mounts = [sandbox.Mount(self.project), sandbox.Mount(self.home)] + ([sandbox.Mount(self.cache, shared=True)] if network else [])
         began = time.monotonic()
-        with sandbox.confine(argv, self.project, self.env, mounts, network, "overhead", 1536 << 20, 512) as step:
+        with ExitStack() as stack:
+            bridge, env = None, self.env
+            if network:
+                rules = install_policy.policy(None, (), False)
+                owner = sandbox.SANDBOX_UID if sandbox.host().drops_privileges else None
+                bridge = stack.enter_context(EgressProxy(rules.allowlist(), lambda *_: None, owner)).socket_path
+                env = {**env, **rules.env()}
+            step = stack.enter_context(sandbox.confine(argv, self.project, env, mounts, bridge, "overhead", sandbox.limits()))
             result = run(step.argv, self.project, step.env, lambda _: None, time.monotonic() + 600, lambda: None, step.guard)
         assert result.ok, result
         return time.monotonic() - began

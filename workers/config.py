@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -71,6 +72,17 @@ def _networks(name: str) -> tuple[Network, ...]:
         raise SystemExit(f"{name} must be IP addresses or CIDR ranges separated by commas, e.g. {example}; got {raw!r}") from exc
 
 
+def _host_list(name: str) -> tuple[str, ...]:
+    """Comma-separated host names, each optionally with a port; empty by default."""
+    raw = os.environ.get(name, "")
+    hosts = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+    for host in hosts:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?", host):
+            raise SystemExit(f"{name} must be host names (optionally host:port) separated by commas, "
+                             f"e.g. fonts.googleapis.com,fonts.gstatic.com; got {host!r}")
+    return hosts
+
+
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     """One of `allowed`; the first is the default."""
     raw = os.environ.get(name, "").strip().lower() or allowed[0]
@@ -97,8 +109,18 @@ class Settings:
     aging_max_boost: int
     max_memory_percent: float
     max_cpu_percent: float
-    sandbox: str  # auto | required | off: bubblewrap for build steps
-    cgroups: str  # auto | off: memory/pids limits by cgroup, else by a psutil watchdog
+    sandbox: str  # required | off: bubblewrap for build steps; off only on purpose
+    cgroups: str  # required | off: memory/pids limits by cgroup; off: by a psutil watchdog
+    # A build's writable folders in total, and so its largest file; its private /tmp (a tmpfs).
+    build_disk_mb: int
+    build_tmp_mb: int
+    # The install's and the build's egress (workers/install_policy.py, workers/egress_proxy.py): the
+    # registry (default: what the service's npm is configured for), more hosts each may reach, and
+    # whether git and remote-tarball dependencies are allowed.
+    npm_registry: str | None
+    install_egress_allow: tuple[str, ...]
+    build_egress_allow: tuple[str, ...]
+    install_allow_remote_deps: bool
     build_pids_max: int
     deps_cache_mb: int
     # A published site's caps (workers/publishing.py): bytes, counted while copying, and entries.
@@ -193,8 +215,14 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         aging_max_boost=max(0, _int("WEBBUILDER_AGING_MAX_BOOST", 10)),
         max_memory_percent=_float("WEBBUILDER_MAX_MEMORY_PERCENT", 90.0),
         max_cpu_percent=_float("WEBBUILDER_MAX_CPU_PERCENT", 80.0),
-        sandbox=_choice("WEBBUILDER_SANDBOX", ("auto", "required", "off")),
-        cgroups=_choice("WEBBUILDER_CGROUPS", ("auto", "off")),
+        sandbox=_choice("WEBBUILDER_SANDBOX", ("required", "off")),
+        cgroups=_choice("WEBBUILDER_CGROUPS", ("required", "off")),
+        build_disk_mb=max(16, _int("WEBBUILDER_BUILD_DISK_MB", 2048)),
+        build_tmp_mb=max(16, _int("WEBBUILDER_BUILD_TMP_MB", 512)),
+        npm_registry=os.environ.get("WEBBUILDER_NPM_REGISTRY", "").strip() or None,
+        install_egress_allow=_host_list("WEBBUILDER_INSTALL_EGRESS_ALLOW"),
+        build_egress_allow=_host_list("WEBBUILDER_BUILD_EGRESS_ALLOW"),
+        install_allow_remote_deps=_flag("WEBBUILDER_INSTALL_ALLOW_REMOTE_DEPS", False),
         build_pids_max=max(16, _int("WEBBUILDER_BUILD_PIDS_MAX", 512)),
         deps_cache_mb=max(1, _int("WEBBUILDER_DEPS_CACHE_MB", 2048)),
         max_site_mb=max(1, _int("WEBBUILDER_MAX_SITE_MB", 200)),

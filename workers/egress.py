@@ -51,6 +51,11 @@ _IPV6_GLOBAL_UNICAST = IPv6Network("2000::/3")
 # NAT64's well-known prefix carries an IPv4 address in its last 32 bits, and reaches it.
 _NAT64 = IPv6Network("64:ff9b::/96")
 
+# What a sandboxed step's proxy refuses: the host's and its networks' own addresses. Documentation,
+# benchmarking and reserved blocks are left out: some networks (this one, for its package registry)
+# answer public names there, and they reach no service of the host's.
+INTERNAL = frozenset({"unspecified", "private", "CGNAT", "loopback", "link-local", "site-local", "unique-local", "multicast"})
+
 _lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="egress-dns")
 
 
@@ -115,9 +120,10 @@ def resolve(host: str, timeout: float) -> list[IPAddress]:
     return found
 
 
-def public_addresses(host: str, timeout: float) -> list[IPAddress]:
+def public_addresses(host: str, timeout: float, refuse: frozenset[str] | None = None) -> list[IPAddress]:
     """`resolve(host, timeout)`, or `Refused` unless every address is public: a name with one private
-    answer among public ones is refused too, since a client could be handed either."""
+    answer among public ones is refused too, since a client could be handed either. With `refuse`,
+    only addresses of those kinds (`not_public`'s words) are refused."""
     bare = _unbracketed(host)
     name = bare.lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):  # loopback by definition (RFC 6761)
@@ -126,7 +132,7 @@ def public_addresses(host: str, timeout: float) -> list[IPAddress]:
     literal = _numeric(bare) is not None
     for address in addresses:
         kind = not_public(address)
-        if kind is None:
+        if kind is None or (refuse is not None and kind not in refuse):
             continue
         if not literal:
             raise Refused(f"{host} resolves to {address}, which is not a public address ({kind})")

@@ -32,8 +32,10 @@ class MaintenanceMiddleware(Middleware):
 
         cfg = settings()
         sandboxed = sandbox.host().bwrap is not None
-        for line in sandbox.describe(cfg.build_memory_mb, cfg.build_pids_max):
+        for line in sandbox.describe(cfg.build_memory_mb, cfg.build_pids_max, cfg.build_disk_mb):
             log.log(logging.INFO if sandboxed else logging.WARNING, line)
+        if refused := sandbox.refusal():
+            log.error("%s; every job this worker takes fails with this message until it is fixed", refused)
         threading.Thread(target=self._loop, args=("maintenance", _maintain), name="webbuilder-maintenance", daemon=True).start()
         threading.Thread(target=self._loop, args=("the delivery sweep", _sweep_deliveries), name="webbuilder-deliveries", daemon=True).start()
         threading.Thread(target=_sweep_published_sites, name="webbuilder-site-sweep", daemon=True).start()

@@ -15,17 +15,19 @@ import shutil
 import stat
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, desc, select
 
-from workers import build_cache, events, publishing, quotas, sandbox
+from workers import build_cache, events, install_policy, publishing, quotas, sandbox
 from workers.config import settings
 from workers.db import retry_while_unreachable, session_scope
-from workers.deps_cache import DependencyCache, Installed, key_for, tool_versions
+from workers.deps_cache import CacheKey, DependencyCache, Installed, key_for, tool_versions
 from workers.diagnostics import npm_error_text, tail, tsc_errors, vite_errors
+from workers.egress_proxy import Allowlist, EgressProxy
 from workers.jobs import job_dir, log_path, notify, retry_action_url, source_dir
 from workers.models import BuildJob, JobStatus, Website, utcnow
 from workers.runner import RunResult, run, strip_ansi
@@ -41,6 +43,7 @@ LOG_TAIL_LINES = 200
 # diagnostics parsed), so repeating it would only add ~2 s: the build step then runs vite alone.
 TYPECHECK_THEN_VITE = {"tsc -b && vite build", "tsc && vite build"}
 OUTPUT_FOLDERS = ("dist", "build", "out")
+FILE_TOO_LARGE = ("File too large", "File size limit exceeded")  # EFBIG, SIGXFSZ: RLIMIT_FSIZE was hit
 MAX_LOG_BYTES = 5 * 1024 * 1024
 FLUSH_SECONDS = 0.25
 _toolchain: str | None = None
@@ -190,8 +193,20 @@ class Pipeline:
             self.run.note("no package.json: a static site, nothing to install")
             self.run.steps["install"]["skipped"] = True
             return
+        rules = install_policy.policy(self.cfg.npm_registry, self.cfg.install_egress_allow, self.cfg.install_allow_remote_deps)
+        try:
+            sources = install_policy.check_sources(self.workdir, rules)
+        except install_policy.DependencyRefused as exc:
+            raise StepFailed(f"install refused: {exc}") from None
+        settings_files = install_policy.sanitise_config(self.workdir, rules)
+        if settings_files.dropped:
+            self.run.note("ignored project settings the service decides itself: " + ", ".join(settings_files.dropped))
         cache = DependencyCache(self.cfg.cache_dir, self.cfg.deps_cache_mb * 1024 * 1024)
-        key = key_for(self.workdir, toolchain())
+        command = ["npm", "ci"] if (self.workdir / "package-lock.json").is_file() else ["npm", "install"]
+        argv = [*command, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]
+        key = key_for(self.workdir, "\n".join([toolchain(), " ".join(argv), settings_files.effective]))
+        if sources.local:  # their files are the project's own: another user's lockfile must not get them
+            key = CacheKey(None, "local file: dependencies are not cached")
         info = self.run.steps["install"]
         if key.digest:
             info["cacheKey"] = key.digest
@@ -202,8 +217,7 @@ class Pipeline:
                 return
         info.update(cache="miss", cacheReason=key.reason or self._miss_reason(key.digest))
         self.run.note(f"dependency cache miss: {info['cacheReason']}")
-        command = ["npm", "ci"] if key.digest else ["npm", "install"]
-        result = self.tool([*command, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], network=True)
+        result = self.tool(argv, egress=rules.allowlist(), egress_env=rules.env(), npm_cache_shared=True)
         if not result.ok:
             lines = self.run.tail_lines
             raise StepFailed(f"{' '.join(command)} failed:\n{npm_error_text(lines) or tail(lines)}")
@@ -286,7 +300,9 @@ class Pipeline:
         else:
             argv = vite_build
         start = len(self.run.tail_lines)
-        result = self.tool(argv)
+        egress = Allowlist(self.cfg.build_egress_allow)
+        # NODE_USE_ENV_PROXY: Node 24's own fetch honours the proxy variables with it; Node 20's ignores them.
+        result = self.tool(argv, egress=egress or None, egress_env={**install_policy.proxy_env(), "NODE_USE_ENV_PROXY": "1"})
         lines = self.run.tail_lines[start:] or self.run.tail_lines
         if not result.ok:
             errors = tsc_errors(lines) or vite_errors(lines, str(self.workdir))
@@ -322,32 +338,49 @@ class Pipeline:
         if stop := self.run.flush():
             raise Stopped(stop)
 
-    def tool(self, argv: list[str], network: bool = False) -> RunResult:
-        """Run a step's command in the sandbox. Only the dependency install gets the network and
-        the shared npm cache; every step sees only this attempt's project and home folders."""
+    def tool(self, argv: list[str], egress: Allowlist | None = None, egress_env: dict[str, str] | None = None,
+             npm_cache_shared: bool = False) -> RunResult:
+        """Run a step's command in the sandbox, with no network unless `egress` names hosts: then
+        behind an egress proxy of its own, with `egress_env` pointing the tools at it. Every step
+        sees only this attempt's project and home folders (the install also npm's shared cache)."""
         self.run.note("$ " + " ".join(Path(a).name if a.startswith("/") else a for a in argv))
+        first_line = len(self.run.tail_lines)
         mounts = [sandbox.Mount(self.workdir), sandbox.Mount(self.home)]
         npm_cache = self.home / ".npm"
-        if network:
+        if npm_cache_shared:
             npm_cache = self.cfg.cache_dir / "npm"
             sandbox.hand_over(npm_cache)
-            mounts.append(sandbox.Mount(npm_cache))
+            mounts.append(sandbox.Mount(npm_cache, shared=True))
+        env = build_env(self.home, npm_cache)
         label = f"job{self.job.id}-a{self.job.attempts}-{self.run.step}"
-        try:
-            with sandbox.confine(argv, self.workdir, build_env(self.home, npm_cache), mounts, network, label,
-                                 self.cfg.build_memory_mb * 1024 * 1024, self.cfg.build_pids_max) as step:
-                result = run(step.argv, self.workdir, step.env, self.run.line, self.deadline, self.run.flush, step.guard)
-        except sandbox.SandboxUnavailable as exc:
-            raise StepFailed(str(exc)) from None
+        with ExitStack() as stack:
+            bridge = None
+            if egress and sandbox.host().bwrap is not None:
+                owner = sandbox.SANDBOX_UID if sandbox.host().drops_privileges else None
+                proxy = stack.enter_context(EgressProxy(egress, self._refused, owner))
+                bridge, env = proxy.socket_path, {**env, **(egress_env or {})}
+                self.run.note(f"network: only {', '.join(egress.hosts)}, through the egress proxy")
+            try:
+                step = stack.enter_context(sandbox.confine(argv, self.workdir, env, mounts, bridge, label, sandbox.limits()))
+            except sandbox.SandboxUnavailable as exc:
+                raise StepFailed(str(exc)) from None
+            result = run(step.argv, self.workdir, step.env, self.run.line, self.deadline, self.run.flush, step.guard)
         if result.stopped == "timeout":
             raise StepFailed(f"timed out after {self.cfg.build_timeout} s")
         if result.stopped == "memory":
             raise StepFailed(f"out of memory (limit {self.cfg.build_memory_mb} MB)")
         if result.stopped == "processes":
             raise StepFailed(f"too many processes (limit {self.cfg.build_pids_max})")
+        if result.stopped == "disk":
+            raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): the build folder grew past it")
         if result.stopped:
             raise Stopped(result.stopped)
+        if not result.ok and any(marker in line for line in (self.run.tail_lines[first_line:] or self.run.tail_lines) for marker in FILE_TOO_LARGE):
+            raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): a file may not grow past it\n{tail(self.run.tail_lines)}")
         return result
+
+    def _refused(self, destination: str, reason: str) -> None:
+        self.run.note(f"network: refused {destination} ({reason})")
 
     def execute(self) -> None:
         try:
@@ -408,11 +441,15 @@ def run_job(job_id: int, worker_id: str) -> None:
     events.publish("notification", job.user_id, job.id)
     pipeline = Pipeline(job, worker_id)
     pipeline.run.note(f"build {job.id} attempt {job.attempts} on {worker_id}")
-    for line in sandbox.describe(pipeline.cfg.build_memory_mb, pipeline.cfg.build_pids_max):
+    for line in sandbox.describe(pipeline.cfg.build_memory_mb, pipeline.cfg.build_pids_max, pipeline.cfg.build_disk_mb):
         pipeline.run.note(line)
     outcome, error, details = JobStatus.COMPLETED, None, []
     try:
+        if refused := sandbox.refusal():
+            raise sandbox.SandboxUnavailable(refused)
         pipeline.execute()
+    except sandbox.SandboxUnavailable as exc:
+        outcome, error = JobStatus.FAILED, str(exc)
     except StepFailed as exc:
         outcome, error, details = JobStatus.FAILED, f"{pipeline.run.step}: {exc}", exc.details
     except Stopped as exc:

@@ -89,12 +89,11 @@ def collect(output_dir: Path, project: Path, staging: Path, label: str, check: C
     """Publish `output_dir` (a real folder in `project`) into the new folder `staging`, whole or not
     at all. `check()` is called at least every POLL_SECONDS and stops the copy by raising. Raises
     SiteRefused (and SandboxUnavailable) with the user's message."""
-    cfg = settings()
     python, python_mounts = _interpreter()
     argv = [python, "-I", "-S", "-c", COLLECTOR, str(output_dir)]
     env = {"PATH": sandbox.BUILD_PATH, "LANG": "C.UTF-8"}
     mounts = [sandbox.Mount(project, writable=False), *python_mounts]
-    with sandbox.confine(argv, output_dir, env, mounts, False, label, cfg.build_memory_mb * MIB, cfg.build_pids_max) as step:
+    with sandbox.confine(argv, output_dir, env, mounts, None, label, sandbox.limits()) as step:
         proc = subprocess.Popen(step.argv, cwd=project, env=step.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         complaints: deque[str] = deque(maxlen=MAX_COMPLAINT_LINES)  # the last lines: a traceback's end

@@ -2,9 +2,14 @@
 
 Users' projects run their own code (vite configs, plugins, npm scripts), so each step runs:
 - in bubblewrap: new user, pid, ipc, uts, cgroup and network namespaces; a root holding only /usr
-  (read-only), a private /tmp, /proc and /dev; the attempt's project and home folders read-write
-  and, for the dependency install only, the npm cache and the network; a cleared environment;
+  (read-only), a size-capped private /tmp, /proc and /dev; the attempt's project and home folders
+  read-write and, for the dependency install only, the npm cache; a cleared environment;
   `--die-with-parent`, so the tree dies with its worker even when the worker is SIGKILLed;
+- with no network but loopback. A step that may reach out (the install; a build the operator gave
+  hosts) gets the Unix socket of its `egress_proxy.EgressProxy` bound in, and socat inside turns it
+  into a TCP port on the sandbox's own loopback (`BRIDGE_URL`) for the proxy settings to name;
+- under RLIMIT_FSIZE (no file beyond the build's disk cap, SIGXFSZ ignored so writes fail with
+  EFBIG) and a watch over the folders' total (`disk_budget`);
 - as uid 65534 ('nobody'): bubblewrap started by root keeps capabilities inside the sandbox, so a
   root app drops to nobody with setpriv first. Nobody may not be able to reach the data dir (a 0700
   /root or pytest tmp folder above it), so root first bind-mounts the folders, in a private mount
@@ -13,8 +18,10 @@ Users' projects run their own code (vite configs, plugins, npm scripts), so each
   other build of that lockfile) are sealed to root;
 - in a memory and a pids cgroup under the worker's own cgroup, where the host lets us create one
   (v1 or a delegated v2); otherwise `runner.ProcessTree` watches RSS and process count with psutil.
-Without bubblewrap (not installed, user namespaces disabled, or WEBBUILDER_SANDBOX=off) steps run
-unconfined but limited, and every job log says so; WEBBUILDER_SANDBOX=required refuses to build.
+Confinement fails closed: where bubblewrap, socat or the cgroups cannot work, `refusal()` names the
+cause and the fix, the worker logs it at start and every job fails with it. Only on purpose
+(WEBBUILDER_SANDBOX=off; WEBBUILDER_CGROUPS=off for the psutil watchdog) do steps run without them,
+and every job log says so in capitals.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from pathlib import Path
 import psutil
 
 from workers.config import settings
+from workers.disk_budget import DiskBudget
 from workers.runner import ProcessTree
 
 log = logging.getLogger(__name__)
@@ -43,14 +51,27 @@ log = logging.getLogger(__name__)
 SANDBOX_UID = SANDBOX_GID = 65534  # 'nobody' on Debian; owns nothing else on the host
 HOLDER = Path("/run/webbuilder-sandbox")  # an empty mount point; tmpfs in each step's mount namespace
 BUILD_PATH = "/usr/local/bin:/usr/bin:/bin"
-# What npm needs to resolve and reach the registry; bound read-only during the install step only.
-NETWORK_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl/certs", "/etc/ca-certificates")
+# What a networked step needs to check TLS certificates (names are resolved by the proxy, outside).
+NETWORK_FILES = ("/etc/hosts", "/etc/ssl/certs", "/etc/ca-certificates")
+# Inside the sandbox: where the proxy's socket is bound, and the port socat serves it on.
+BRIDGE_SOCKET = "/run/webbuilder-egress/proxy.sock"
+BRIDGE_PORT = 3128
+BRIDGE_URL = f"http://127.0.0.1:{BRIDGE_PORT}"
+# socat in the background, then the step once the port listens (a poll with a 5 s deadline).
+_BRIDGE_SCRIPT = (
+    f"socat TCP-LISTEN:{BRIDGE_PORT},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:{BRIDGE_SOCKET} 2>/dev/null &\n"
+    f"tries=0; until grep -q '0100007F:{BRIDGE_PORT:04X} 00000000:0000 0A' /proc/net/tcp; do\n"
+    "  tries=$((tries + 1)); [ $tries -le 500 ] || { echo 'webbuilder: the network bridge did not start' >&2; exit 70; }\n"
+    "  sleep 0.01\n"
+    "done\n"
+    'exec "$@"'
+)
 GROUP_PREFIX = "webbuilder-"
 GROUP_NAME = re.compile(r"^webbuilder-(?P<pid>\d+)-")
 
 
 class SandboxUnavailable(RuntimeError):
-    """WEBBUILDER_SANDBOX=required on a host where bubblewrap cannot run."""
+    """Builds are refused: the confinement they need cannot work on this host (see `refusal`)."""
 
 
 # --- what the host offers ---------------------------------------------------------------------------
@@ -74,20 +95,23 @@ def _probe(mode: str) -> Host:
         return Host(None, "disabled by WEBBUILDER_SANDBOX=off", as_root)
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        return Host(None, "bubblewrap (bwrap) is not installed", as_root)
+        return Host(None, "bubblewrap (bwrap) is not installed; fix: apt-get install bubblewrap", as_root)
     missing = [tool for tool in ("setpriv", "unshare", "mount") if as_root and shutil.which(tool) is None]
     if missing:
-        return Host(None, f"{', '.join(missing)} not found (util-linux)", as_root)
+        return Host(None, f"{', '.join(missing)} not found; fix: apt-get install util-linux", as_root)
+    if shutil.which("socat", path=BUILD_PATH) is None:
+        return Host(None, "socat (the sandbox's network bridge) is not installed; fix: apt-get install socat", as_root)
     host = Host(bwrap, "", as_root)
     if as_root:
         HOLDER.mkdir(mode=0o755, parents=True, exist_ok=True)
     trial = subprocess.run(
-        _wrap(host, ["/bin/true"], [], Path("/"), {}, network=False, cgroup_procs=[]),
+        _wrap(host, ["/bin/true"], [], Path("/"), {}, None, [], file_bytes=1 << 20),
         capture_output=True, text=True, env={"PATH": BUILD_PATH}, timeout=30,
     )
     if trial.returncode != 0:
         detail = (trial.stderr or trial.stdout).strip().splitlines()
-        return Host(None, f"bubblewrap cannot start here ({detail[-1] if detail else trial.returncode})", as_root)
+        fix = "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run the worker as root"
+        return Host(None, f"bubblewrap cannot start here ({detail[-1] if detail else trial.returncode}); fix: {fix}", as_root)
     return host
 
 
@@ -95,23 +119,39 @@ def host() -> Host:
     return _probe(settings().sandbox)
 
 
-def describe(memory_mb: int, max_processes: int) -> list[str]:
+def refusal() -> str | None:
+    """Why builds cannot run here with the confinement the settings require, with the fix; None
+    when they can. The worker logs it at start and fails each job with it."""
+    cfg = settings()
+    if cfg.sandbox == "required" and host().bwrap is None:
+        return (f"builds are refused: the build sandbox is required but {host().reason} "
+                "(or set WEBBUILDER_SANDBOX=off to run builds unconfined, on purpose)")
+    missing = [name for name in ("memory", "pids") if name not in _controllers()]
+    if cfg.cgroups == "required" and missing:
+        return (f"builds are refused: the {' and '.join(missing)} cgroup controller(s) cannot be used by this "
+                f"worker; fix: run it as root on a host with cgroup v1 or a delegated cgroup v2 "
+                "(or set WEBBUILDER_CGROUPS=off to enforce the limits with a psutil watchdog)")
+    return None
+
+
+def describe(memory_mb: int, max_processes: int, disk_mb: int) -> list[str]:
     """Lines for the job log (and the worker's log at boot) saying how builds are confined."""
     current = host()
     limits = _controllers()
     how = {name: f"cgroup v{c.version}" for name, c in limits.items()}
     memory = f"memory {memory_mb} MB ({how.get('memory', 'psutil watchdog')})"
     processes = f"{max_processes} processes ({how.get('pids', 'psutil watchdog')})"
+    disk = f"disk {disk_mb} MB (no file larger)"
     if current.bwrap is None:
         return [
-            f"WARNING: builds are NOT sandboxed: {current.reason}. Steps run with the worker's own "
-            f"privileges and can read the app's data; install bubblewrap to isolate them.",
-            f"limits still enforced: {memory}, {processes}",
+            f"WARNING: BUILDS ARE NOT SANDBOXED: {current.reason}. Steps run with the worker's own "
+            "privileges and network, and can read the app's data.",
+            f"limits still enforced: {memory}, {processes}, {disk}",
         ]
     who = f"uid {SANDBOX_UID}" if current.as_root else "the app's uid"
     return [
-        f"sandbox: bubblewrap as {who}; only this build's folder is writable; network during install only",
-        f"limits: {memory}, {processes}",
+        f"sandbox: bubblewrap as {who}; only this build's folder is writable; no network but the egress proxy",
+        f"limits: {memory}, {processes}, {disk}",
     ]
 
 
@@ -120,8 +160,10 @@ def describe(memory_mb: int, max_processes: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Mount:
-    path: Path  # bound at the same path inside the sandbox
+    path: Path  # on the host
     writable: bool = True
+    target: str | None = None  # inside the sandbox; the same path when None
+    shared: bool = False  # a cache of every build's (npm's): not counted against this build's disk
 
 
 def _root_links() -> list[str]:
@@ -155,22 +197,29 @@ def _wrap(
     mounts: list[Mount],
     cwd: Path,
     env: dict[str, str],
-    network: bool,
+    bridge: Path | None,
     cgroup_procs: list[Path],
+    file_bytes: int,
+    tmp_bytes: int = 64 << 20,
 ) -> list[str]:
-    """The full command line: join the cgroups, then (with bubblewrap) enter the sandbox."""
+    """The full command line: join the cgroups, cap file sizes, then (with bubblewrap) enter the
+    sandbox; with `bridge` (the proxy's socket), the step starts behind socat."""
     script = ["set -e", *(f"echo 0 > {shlex.quote(str(procs))}" for procs in cgroup_procs)]
+    # dash counts 512-byte blocks; an ignored SIGXFSZ stays ignored across exec, so a write past the
+    # cap fails with EFBIG ("File too large") where the tool does not reset it.
+    limit = [f"ulimit -f {max(1, file_bytes // 512)}", "trap '' XFSZ"]
     if host.bwrap is None:
-        return ["/bin/sh", "-c", "\n".join([*script, 'exec "$@"']), "sh", *argv]
+        return ["/bin/sh", "-c", "\n".join([*script, *limit, 'exec "$@"']), "sh", *argv]
     bwrap = [
         host.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
         "--new-session", "--clearenv", "--ro-bind", "/usr", "/usr", *_root_links(), *_toolchain_binds(),
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
     ]
-    if network:
-        bwrap.append("--share-net")
+    if bridge is not None:
         for path in NETWORK_FILES:
             bwrap += ["--ro-bind-try", path, path]
+        mounts = [*mounts, Mount(bridge.parent, writable=False, target=str(Path(BRIDGE_SOCKET).parent))]
+        argv = ["/bin/sh", "-c", _BRIDGE_SCRIPT, "sh", *argv]
     for name, value in env.items():
         bwrap += ["--setenv", name, value]
     if host.as_root:
@@ -180,13 +229,13 @@ def _wrap(
         if host.as_root:
             source = f"{HOLDER}/{index}"
             script.append(f"mkdir {source} && mount --bind {shlex.quote(str(mount.path))} {source}")
-        bwrap += ["--bind" if mount.writable else "--ro-bind", source, str(mount.path)]
+        bwrap += ["--bind" if mount.writable else "--ro-bind", source, mount.target or str(mount.path)]
     bwrap += ["--remount-ro", "/", "--chdir", str(cwd), "--", *argv]  # the sandbox's own root, too
     if not host.as_root:
-        return ["/bin/sh", "-c", "\n".join([*script, 'exec "$@"']), "sh", *bwrap]
+        return ["/bin/sh", "-c", "\n".join([*script, *limit, 'exec "$@"']), "sh", *bwrap]
     drop = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-    script.append("exec " + " ".join(shlex.quote(arg) for arg in [*drop, *bwrap]))
+    script += [*limit, "exec " + " ".join(shlex.quote(arg) for arg in [*drop, *bwrap])]
     return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", "\n".join(script)]
 
 
@@ -340,7 +389,8 @@ class Confinement(ProcessTree):
     """The guard for `runner.run`: cgroup counters where there are cgroups, psutil elsewhere; the
     kill empties the cgroups too (a process that left the session is still in its cgroup)."""
 
-    def __init__(self, label: str, memory_bytes: int, max_processes: int):
+    def __init__(self, label: str, memory_bytes: int, max_processes: int, disk: DiskBudget | None = None):
+        self.disk = disk
         self.groups: dict[str, tuple[Controller, Path]] = {}
         for name, controller in _controllers().items():
             group = controller.parent / f"{GROUP_PREFIX}{os.getpid()}-{label}"
@@ -366,6 +416,8 @@ class Confinement(ProcessTree):
         return None
 
     def breach(self, pid: int) -> str | None:
+        if self.disk is not None and self.disk.over():
+            return "disk"
         return self.exhausted() or super().breach(pid)
 
     def kill(self, pid: int) -> None:
@@ -389,24 +441,41 @@ class Step:
     guard: Confinement
 
 
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int
+    max_processes: int
+    disk_bytes: int  # the writable folders' total, and the largest file
+    tmp_bytes: int  # the private /tmp (a tmpfs, charged to the memory limit too)
+
+
+def limits() -> Limits:
+    """Every step's limits, from the settings."""
+    cfg = settings()
+    mib = 1024 * 1024
+    return Limits(cfg.build_memory_mb * mib, cfg.build_pids_max, cfg.build_disk_mb * mib, cfg.build_tmp_mb * mib)
+
+
 @contextmanager
 def confine(
     argv: list[str],
     cwd: Path,
     env: dict[str, str],
     mounts: list[Mount],
-    network: bool,
+    bridge: Path | None,
     label: str,
-    memory_bytes: int,
-    max_processes: int,
+    limits: Limits,
 ) -> Iterator[Step]:
-    """A step ready for `runner.run`; its cgroups are removed afterwards."""
+    """A step ready for `runner.run`; its cgroups are removed afterwards. `bridge` is the socket of
+    the step's egress proxy, or None for no network at all."""
+    if reason := refusal():
+        raise SandboxUnavailable(reason)
     current = host()
-    if current.bwrap is None and settings().sandbox == "required":
-        raise SandboxUnavailable(f"the build sandbox is required (WEBBUILDER_SANDBOX=required) but {current.reason}")
-    guard = Confinement(label, memory_bytes, max_processes)
+    own = [mount.path for mount in mounts if mount.writable and not mount.shared]
+    disk = DiskBudget(own, limits.disk_bytes, skip_owner=0 if current.drops_privileges else None)
+    guard = Confinement(label, limits.memory_bytes, limits.max_processes, disk)
     try:
-        command = _wrap(current, argv, mounts, cwd, env, network, guard.procs_files)
+        command = _wrap(current, argv, mounts, cwd, env, bridge, guard.procs_files, limits.disk_bytes, limits.tmp_bytes)
         outer_env = {"PATH": BUILD_PATH} if current.bwrap else env
         yield Step(command, outer_env, guard)
     finally:

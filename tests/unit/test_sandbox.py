@@ -23,12 +23,16 @@ from workers.runner import run
 MB = 1024 * 1024
 
 
-def step(argv, workdir: Path, *, mounts=None, network=False, memory_mb=512, max_processes=256, seconds=30, env=None):
+def limits(memory_mb=512, max_processes=256, disk_mb=2048, tmp_mb=64) -> sandbox.Limits:
+    return sandbox.Limits(memory_mb * MB, max_processes, disk_mb * MB, tmp_mb * MB)
+
+
+def step(argv, workdir: Path, *, mounts=None, bridge=None, seconds=30, env=None, **limit):
     """Run argv confined, as a pipeline step would; returns (RunResult, output lines)."""
     lines: list[str] = []
     env = env or {"PATH": sandbox.BUILD_PATH, "HOME": str(workdir)}
     label = f"test-{uuid.uuid4().hex[:8]}"
-    with sandbox.confine(argv, workdir, env, mounts or [sandbox.Mount(workdir)], network, label, memory_mb * MB, max_processes) as confined:
+    with sandbox.confine(argv, workdir, env, mounts or [sandbox.Mount(workdir)], bridge, label, limits(**limit)) as confined:
         result = run(confined.argv, workdir, confined.env, lines.append, time.monotonic() + seconds, lambda: None, confined.guard)
         groups = [group for _, group in confined.guard.groups.values()]
     assert not any(group.exists() for group in groups), "a step's cgroups are removed after it"
@@ -52,9 +56,11 @@ def test_this_host_sandboxes_builds_as_nobody_with_cgroup_limits():
     host = sandbox.host()
     assert host.bwrap, host.reason
     assert host.as_root and host.drops_privileges
-    lines = sandbox.describe(1536, 512)
+    lines = sandbox.describe(1536, 512, 2048)
     assert lines[0].startswith("sandbox: bubblewrap as uid 65534")
     assert "memory 1536 MB (cgroup" in lines[1] and "512 processes (cgroup" in lines[1]
+    assert "disk 2048 MB (no file larger)" in lines[1]
+    assert sandbox.refusal() is None
 
 
 def test_a_step_sees_only_its_own_folder_and_nothing_of_the_app(job_folders, tmp_path, monkeypatch):
@@ -95,13 +101,30 @@ def test_the_build_environment_is_only_what_the_pipeline_gives(job_folders, monk
     assert sorted(lines) == ["CI=1", f"HOME={mine}", f"PATH={sandbox.BUILD_PATH}", f"PWD={mine}"]
 
 
-def test_network_only_when_asked(job_folders):
+def test_a_file_cannot_grow_past_the_disk_limit(job_folders):
+    """RLIMIT_FSIZE: a sparse 20 GB file fails with EFBIG and leaves nothing that big behind."""
     mine, _ = job_folders
-    count = ["/bin/sh", "-c", "tail -n +3 /proc/net/dev | wc -l"]
-    _, without = step(count, mine)
-    _, with_network = step(count, mine, network=True)
-    assert without == ["1"]  # loopback only
-    assert int(with_network[0]) > 1
+    result, lines = step(["/bin/sh", "-c", "truncate -s 20G big.bin"], mine, disk_mb=64)
+    assert not result.ok
+    assert any("File too large" in line for line in lines), lines
+    assert not (mine / "big.bin").exists() or (mine / "big.bin").stat().st_size <= 64 * MB
+
+
+def test_tmp_is_a_small_tmpfs(job_folders):
+    mine, _ = job_folders
+    result, lines = step(["/bin/sh", "-c", "head -c 40M /dev/zero > /tmp/fill"], mine, tmp_mb=16)
+    assert not result.ok
+    assert any("No space left on device" in line for line in lines), lines
+
+
+def test_the_build_folders_total_is_capped(job_folders):
+    """Many files, each under the per-file cap, stop the step once their total passes the limit."""
+    mine, _ = job_folders
+    fill = "i=0; while [ $i -lt 400 ]; do head -c 4M /dev/urandom > part-$i; i=$((i + 1)); done; sleep 600"
+    began = time.monotonic()
+    result, _ = step(["/bin/sh", "-c", fill], mine, disk_mb=32)
+    assert result.stopped == "disk"
+    assert time.monotonic() - began < 20
 
 
 def test_memory_limit_is_a_cgroup_oom_kill(job_folders):
@@ -133,7 +156,7 @@ def test_the_tree_dies_with_its_worker_when_the_worker_is_sigkilled(job_folders,
         from workers.runner import run
         workdir = Path({str(mine)!r})
         with sandbox.confine(["/bin/sh", "-c", "sleep 600", {marker!r}], workdir, {{"PATH": sandbox.BUILD_PATH}},
-                             [sandbox.Mount(workdir)], False, "orphan-test", 256 << 20, 64) as confined:
+                             [sandbox.Mount(workdir)], None, "orphan-test", sandbox.Limits(256 << 20, 64, 1 << 30, 1 << 26)) as confined:
             run(confined.argv, workdir, confined.env, print, time.monotonic() + 600, lambda: None, confined.guard)
     """)
     proc = subprocess.Popen([sys.executable, "-c", worker], cwd=Path(__file__).parents[2])
@@ -169,9 +192,11 @@ def test_without_bubblewrap_the_log_says_so_and_limits_still_apply(job_folders, 
     monkeypatch.setenv("WEBBUILDER_SANDBOX", "off")
     monkeypatch.setenv("WEBBUILDER_CGROUPS", "off")
     mine, _ = job_folders
-    warning, limits = sandbox.describe(256, 32)
-    assert warning.startswith("WARNING: builds are NOT sandboxed: disabled by WEBBUILDER_SANDBOX=off")
-    assert limits == "limits still enforced: memory 256 MB (psutil watchdog), 32 processes (psutil watchdog)"
+    warning, limit_line = sandbox.describe(256, 32, 100)
+    assert warning.startswith("WARNING: BUILDS ARE NOT SANDBOXED: disabled by WEBBUILDER_SANDBOX=off")
+    assert limit_line == ("limits still enforced: memory 256 MB (psutil watchdog), 32 processes (psutil watchdog), "
+                          "disk 100 MB (no file larger)")
+    assert sandbox.refusal() is None, "both turned off on purpose"
     hog = ["node", "-e", "const a = []; setInterval(() => { for (let i = 0; i < 32; i++) a.push(Buffer.alloc(1 << 20, 1)) }, 10)"]
     result, _ = step(hog, mine, memory_mb=256)
     assert result.stopped == "memory"
@@ -193,7 +218,7 @@ def test_orphaned_build_of_a_dead_worker_is_killed_by_the_sweep(job_folders, mon
         from workers.runner import run
         workdir = Path({str(mine)!r})
         with sandbox.confine(["/bin/sh", "-c", "setsid sleep 600 & wait", {marker!r}], workdir, {{"PATH": sandbox.BUILD_PATH}},
-                             [], False, "orphan-test", 256 << 20, 64) as confined:
+                             [], None, "orphan-test", sandbox.Limits(256 << 20, 64, 1 << 30, 1 << 26)) as confined:
             run(confined.argv, workdir, confined.env, print, time.monotonic() + 600, lambda: None, confined.guard)
     """)
     proc = subprocess.Popen([sys.executable, "-c", worker], cwd=Path(__file__).parents[2], env={**os.environ})
@@ -226,3 +251,32 @@ def _running(cmdline: list[str]) -> list[psutil.Process]:
 
 def _processes_with(marker: str) -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+
+
+@pytest.mark.parametrize(("missing", "cause", "fix"), [
+    ("bwrap", "bubblewrap (bwrap) is not installed", "apt-get install bubblewrap"),
+    ("socat", "socat (the sandbox's network bridge) is not installed", "apt-get install socat"),
+])
+def test_a_host_without_the_sandbox_refuses_builds(job_folders, monkeypatch, missing, cause, fix):
+    """Fail closed: by default a missing tool refuses the step with the cause and the fix."""
+    mine, _ = job_folders
+    real_which = sandbox.shutil.which
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name, *a, **k: None if name == missing else real_which(name, *a, **k))
+    sandbox._probe.cache_clear()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable) as refused:
+            step(["/bin/true"], mine)
+    finally:
+        sandbox._probe.cache_clear()
+    message = str(refused.value)
+    assert message.startswith(f"builds are refused: the build sandbox is required but {cause}; fix: {fix}")
+    assert "WEBBUILDER_SANDBOX=off" in message
+
+
+def test_a_host_without_cgroup_limits_refuses_builds(job_folders, monkeypatch):
+    mine, _ = job_folders
+    monkeypatch.setattr(sandbox, "_controllers", lambda: {})
+    with pytest.raises(sandbox.SandboxUnavailable) as refused:
+        step(["/bin/true"], mine)
+    assert str(refused.value).startswith("builds are refused: the memory and pids cgroup controller(s) cannot be used")
+    assert "WEBBUILDER_CGROUPS=off" in str(refused.value)
