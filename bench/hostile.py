@@ -428,7 +428,7 @@ def disk_rows(builds: Builds) -> list[Row]:
         job_row(f"build writes 64 files of 4 MB (WEBBUILDER_BUILD_DISK_MB={BUILD_DISK_MB})", filled,
                 failed_with(filled, f"disk limit ({BUILD_DISK_MB} MB)")),
         job_row(f"build writes 1 GB to `/tmp` (WEBBUILDER_BUILD_TMP_MB={BUILD_TMP_MB})", tmp_job,
-                failed_with(tmp_job, "No space left on device")),
+                failed_with(tmp_job, f"out of space: /tmp holds {BUILD_TMP_MB} MB")),
     ]
 
 

@@ -44,6 +44,7 @@ LOG_TAIL_LINES = 200
 TYPECHECK_THEN_VITE = {"tsc -b && vite build", "tsc && vite build"}
 OUTPUT_FOLDERS = ("dist", "build", "out")
 FILE_TOO_LARGE = ("File too large", "File size limit exceeded")  # EFBIG, SIGXFSZ: RLIMIT_FSIZE was hit
+NO_SPACE = "No space left on device"  # ENOSPC: the step's /tmp is full (or the host's disk)
 MAX_LOG_BYTES = 5 * 1024 * 1024
 FLUSH_SECONDS = 0.25
 _toolchain: str | None = None
@@ -365,6 +366,8 @@ class Pipeline:
             except sandbox.SandboxUnavailable as exc:
                 raise StepFailed(str(exc)) from None
             result = run(step.argv, self.workdir, step.env, self.run.line, self.deadline, self.run.flush, step.guard)
+            if not result.stopped and step.guard.disk.over(now_or_never=True):
+                result = RunResult(result.returncode, "disk")
         if result.stopped == "timeout":
             raise StepFailed(f"timed out after {self.cfg.build_timeout} s")
         if result.stopped == "memory":
@@ -375,8 +378,11 @@ class Pipeline:
             raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): the build folder grew past it")
         if result.stopped:
             raise Stopped(result.stopped)
-        if not result.ok and any(marker in line for line in (self.run.tail_lines[first_line:] or self.run.tail_lines) for marker in FILE_TOO_LARGE):
-            raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): a file may not grow past it\n{tail(self.run.tail_lines)}")
+        output = self.run.tail_lines[first_line:] or self.run.tail_lines
+        if not result.ok and any(marker in line for line in output for marker in FILE_TOO_LARGE):
+            raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): a file may not grow past it\n{tail(output)}")
+        if not result.ok and any(NO_SPACE in line for line in output):
+            raise StepFailed(f"out of space: /tmp holds {self.cfg.build_tmp_mb} MB (WEBBUILDER_BUILD_TMP_MB), or the host's disk is full\n{tail(output)}")
         return result
 
     def _refused(self, destination: str, reason: str) -> None:

@@ -36,7 +36,7 @@ def strip_ansi(text: str) -> str:
 @dataclass(frozen=True)
 class RunResult:
     returncode: int | None
-    # Why we killed it: "timeout", "memory", "processes", or what should_stop() said ("cancelled", "lost lease").
+    # Why we killed it: "timeout", "memory", "processes", "disk", or what should_stop() said ("cancelled", "lost lease").
     stopped: str | None = None
 
     @property

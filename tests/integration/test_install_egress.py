@@ -76,21 +76,28 @@ def test_the_install_reaches_the_registry_and_nothing_else(env, tmp_path, proces
 
 
 def test_a_build_has_no_network_and_no_room_for_a_huge_file(env, tmp_path, processes, listener):
-    processes.worker(env)
+    processes.worker({**env, "WEBBUILDER_BUILD_DISK_MB": "64", "WEBBUILDER_BUILD_TMP_MB": "16"})
     mallory = make_user("mallory")
     reach = ("node -e \"require('net').connect(+process.argv[1], '127.0.0.1')"
              ".on('connect', () => console.log('REACHED')).on('error', e => console.log('blocked', e.code))\" "
              f"{listener.port} > dist/net.txt")
-    jobs = {
-        "reach-host": submit_zip(mallory, scripted_project(tmp_path / "reach", shell(reach)), "reach"),
-        "huge-file": submit_zip(mallory, scripted_project(tmp_path / "huge", shell("truncate -s 20G dist/big.bin")), "huge"),
+    scripts = {
+        "reach-host": shell(reach),
+        "huge-file": shell("truncate -s 20G dist/big.bin"),
+        # faster than the folder walks: caught when the step ends
+        "many-files": shell("i=0; while [ $i -lt 20 ]; do head -c 4M /dev/zero > part-$i; i=$((i + 1)); done"),
+        "full-tmp": shell("head -c 64M /dev/zero > /tmp/fill"),
     }
-    reached, huge = ended(jobs["reach-host"]), ended(jobs["huge-file"])
+    jobs = {name: submit_zip(mallory, scripted_project(tmp_path / name, script), name) for name, script in scripts.items()}
+    reached, huge, many, tmp = (ended(jobs[name]) for name in scripts)
     assert reached.status == "completed", reached.error
+    assert (settings().sites_dir / reached.site_slug / "net.txt").read_text() == "blocked ECONNREFUSED\n"
     assert "network" not in reached.logs.split("$ npm run build")[1].split("build: done")[0], "no bridge for a build by default"
-    assert huge.status == "failed"
-    assert huge.error.startswith("build: disk limit (2048 MB): a file may not grow past it")
-    assert huge.site_slug is None
+    assert (huge.status, many.status, tmp.status) == ("failed", "failed", "failed")
+    assert huge.error.startswith("build: disk limit (64 MB): a file may not grow past it")
+    assert many.error == "build: disk limit (64 MB): the build folder grew past it"
+    assert tmp.error.startswith("build: out of space: /tmp holds 16 MB (WEBBUILDER_BUILD_TMP_MB), or the host's disk is full")
+    assert huge.site_slug is None and many.site_slug is None
     assert listener.accepted == 0
 
 
