@@ -3,7 +3,7 @@
 
 run:
 	@scripts/bootstrap
-	@.venv/bin/python -m workers.supervise
+	@.venv/bin/python -m workers.runtime.supervise
 
 test:
 	@scripts/bootstrap --test

@@ -3,8 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import workers.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from workers.db import engine
+import workers.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from workers.store.db import engine
 
 target_metadata = SQLModel.metadata
 

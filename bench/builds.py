@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.projects import react_project, zip_folder
-from workers import accounts, intake
+from workers.accounts import users as accounts
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import TERMINAL_STATUSES, BuildJob
+from workers.jobs import intake
+from workers.store.db import session_scope
+from workers.store.models import TERMINAL_STATUSES, BuildJob
 
 from .environment import installation, worker
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from workers.db import engine, session_scope
-from workers.models import BuildJob, JobStatus, User, Website, utcnow
-from workers.scheduler import claim_next_job
+from workers.queue.scheduler import claim_next_job
+from workers.store.db import engine, session_scope
+from workers.store.models import BuildJob, JobStatus, User, Website, utcnow
 
 from .environment import installation
 

@@ -29,7 +29,7 @@ BENCH_SETTINGS = {"WEBBUILDER_MAX_CPU_PERCENT": "100", "WEBBUILDER_MAX_MEMORY_PE
 @contextmanager
 def valkey() -> Iterator[str]:
     """A Valkey with a password, as `make run` starts it."""
-    from workers.supervise import EmbeddedValkey, valkey_password
+    from workers.runtime.supervise import EmbeddedValkey, valkey_password
 
     with tempfile.TemporaryDirectory(prefix="webbuilder-valkey-") as folder:
         server = EmbeddedValkey(valkey_password(Path(folder)))
@@ -42,7 +42,7 @@ def valkey() -> Iterator[str]:
 @contextmanager
 def installation(redis_url: str, **settings: str) -> Iterator[Path]:
     """A fresh data folder and database, set in os.environ for this process and its workers."""
-    from workers.db import engine, migrate
+    from workers.store.db import engine, migrate
 
     workdir = Path(tempfile.mkdtemp(prefix="webbuilder-bench-"))
     database_url, drop = _database()
@@ -91,7 +91,7 @@ def _database() -> tuple[str, Callable[[], None]]:
 @contextmanager
 def worker(threads: int = 1) -> Iterator[subprocess.Popen]:
     """One Dramatiq worker process of this installation, with the environment `make run` gives it."""
-    from workers.supervise import child_env, worker_argv
+    from workers.runtime.supervise import child_env, worker_argv
 
     log = open(Path(os.environ["WEBBUILDER_DATA_DIR"]).parent / "worker.log", "ab")
     proc = subprocess.Popen(

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlmodel import select
 
-from workers.db import session_scope
-from workers.models import BuildJob, JobStatus, User, Website
-from workers.scheduler import claim_next_job
+from workers.queue.scheduler import claim_next_job
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, JobStatus, User, Website
 
 from .environment import installation
 

@@ -1,7 +1,7 @@
 """Faults against the real processes: every job still ends, exactly once, and the UI comes back.
 
 Four faults, each repeated (10 trials by default), each trial against the run command split into a
-web process and a worker process (`python -m workers.supervise` with WEBBUILDER_ROLE=web / worker),
+web process and a worker process (`python -m workers.runtime.supervise` with WEBBUILDER_ROLE=web / worker),
 a private redis-server and, for the database fault, a private PostgreSQL cluster (never the
 machine's shared servers):
 
@@ -58,9 +58,9 @@ from tests.integration.test_faults import building_with, notification_types, slo
 from tests.projects import scripted_project
 from webbuilder_cli.client import ApiClient, ApiError
 from webbuilder_cli.progress import follow
-from workers.db import session_scope
-from workers.jobs import log_path
-from workers.models import TERMINAL_STATUSES, BuildJob
+from workers.store.db import session_scope
+from workers.store.files import log_path
+from workers.store.models import TERMINAL_STATUSES, BuildJob
 
 from .environment import ROOT, installation
 
@@ -155,14 +155,14 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 class RunCommand:
-    """`python -m workers.supervise` in one role, with this process's environment (the installation)."""
+    """`python -m workers.runtime.supervise` in one role, with this process's environment (the installation)."""
 
     def __init__(self, role: str, log: Path):
         self.role, self.log, self.process = role, log, None
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "workers.supervise"], cwd=ROOT,
+            self.process = subprocess.Popen([sys.executable, "-m", "workers.runtime.supervise"], cwd=ROOT,
                                             env={**os.environ, "WEBBUILDER_ROLE": self.role},
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -60,9 +60,9 @@ from tests.projects import (
 )
 from tests.unit.test_egress_proxy import Listener
 from tests.webhook_receiver import Receiver
-from workers import sandbox
+from workers.build import sandbox
 from workers.config import settings
-from workers.models import TERMINAL_STATUSES, BuildJob, Website
+from workers.store.models import TERMINAL_STATUSES, BuildJob, Website
 
 from . import faults
 from .environment import installation, valkey, worker

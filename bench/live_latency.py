@@ -62,7 +62,7 @@ def _free_port() -> int:
 def running_app(role: str = "web", **settings: str):
     """`make run` (by default its web half) with a fresh data folder; yields (url, env for this
     process)."""
-    from workers.supervise import EmbeddedValkey, valkey_password
+    from workers.runtime.supervise import EmbeddedValkey, valkey_password
 
     workdir = Path(tempfile.mkdtemp(prefix="webbuilder-bench-"))
     valkey = EmbeddedValkey(valkey_password(workdir))  # with a password, as `make run` starts it
@@ -76,7 +76,7 @@ def running_app(role: str = "web", **settings: str):
         **settings,
     }
     log = open(workdir / "app.log", "wb")
-    app = subprocess.Popen([sys.executable, "-m", "workers.supervise"], cwd=ROOT, env={**os.environ, **env},
+    app = subprocess.Popen([sys.executable, "-m", "workers.runtime.supervise"], cwd=ROOT, env={**os.environ, **env},
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://localhost:{port}"
     try:
@@ -104,9 +104,9 @@ def running_app(role: str = "web", **settings: str):
 
 def _seed_job() -> tuple[int, int]:
     """A user with one job in `building`, as a worker would have claimed it."""
-    from workers import accounts
-    from workers.db import session_scope
-    from workers.models import BuildJob, JobStatus, Website, utcnow
+    from workers.accounts import users as accounts
+    from workers.store.db import session_scope
+    from workers.store.models import BuildJob, JobStatus, Website, utcnow
 
     with session_scope() as session:
         user = accounts.register(session, USERNAME, PASSWORD)
@@ -122,9 +122,9 @@ def _seed_job() -> tuple[int, int]:
 
 def _write_step(user_id: int, job_id: int, text: str) -> None:
     """What a worker does on progress: update the row, then publish the change notice."""
-    from workers import events
-    from workers.db import session_scope
-    from workers.models import BuildJob
+    from workers.store import events
+    from workers.store.db import session_scope
+    from workers.store.models import BuildJob
 
     with session_scope() as session:
         session.get(BuildJob, job_id).current_step = text

@@ -78,8 +78,8 @@ def run(uploads: int = UPLOADS, clients: int = CLIENTS, rate: float | None = Non
         os.environ.update(env)  # this process reads the app's database to check the outcome
         from sqlmodel import func, select
 
-        from workers.db import session_scope
-        from workers.models import TERMINAL_STATUSES, BuildJob, JobStatus
+        from workers.store.db import session_scope
+        from workers.store.models import TERMINAL_STATUSES, BuildJob, JobStatus
 
         tokens = [
             httpx.post(f"{url}/api/auth/register", json={"username": f"load{n}", "password": "password123"}).json()["token"]

@@ -1,4 +1,4 @@
-"""What the build sandbox costs per step: each tool raw and inside `workers.sandbox`, median of 5,
+"""What the build sandbox costs per step: each tool raw and inside `workers.build.sandbox`, median of 5,
 on the react-ts sample. Run as root (the sandbox drops to uid 65534): `python -m bench.sandbox_overhead`.
 """
 
@@ -12,9 +12,9 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from workers import install_policy, sandbox
-from workers.egress_proxy import EgressProxy
-from workers.runner import run
+from workers.build import install_policy, sandbox
+from workers.build.egress_proxy import EgressProxy
+from workers.build.runner import run
 
 from .environment import ROOT
 

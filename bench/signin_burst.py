@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from workers import passwords
+from workers.accounts import passwords
 
 from .environment import BENCH_SETTINGS
 from .live_latency import _percentile, running_app

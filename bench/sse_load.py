@@ -97,8 +97,8 @@ async def _register(http: httpx.AsyncClient, username: str) -> tuple[str, int]:
 
 def _seed_notifications(user_id: int, count: int) -> list[int]:
     """Unread notifications to mark read, written as a finished build would have left them."""
-    from workers.db import session_scope
-    from workers.models import UserNotification
+    from workers.store.db import session_scope
+    from workers.store.models import UserNotification
 
     with session_scope() as session:
         notes = [UserNotification(user_id=user_id, type="completed", title=f"Bench notice {n}") for n in range(count)]
@@ -198,8 +198,8 @@ def _builds_during(user_id: int, begin: datetime, end: datetime) -> tuple[int, i
     building on average meanwhile (the build slots' occupancy)."""
     from sqlmodel import select
 
-    from workers.db import session_scope
-    from workers.models import BuildJob, JobStatus
+    from workers.store.db import session_scope
+    from workers.store.models import BuildJob, JobStatus
 
     begin, end = _naive_utc(begin), _naive_utc(end)
     with session_scope() as session:

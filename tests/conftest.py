@@ -53,7 +53,7 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     if TEST_REDIS_URL:
         yield TEST_REDIS_URL
         return
-    from workers.supervise import EmbeddedValkey, valkey_password
+    from workers.runtime.supervise import EmbeddedValkey, valkey_password
 
     server = EmbeddedValkey(valkey_password(tmp_path_factory.mktemp("valkey")))  # with a password, as `make run`'s
     yield server.url
@@ -79,7 +79,7 @@ def _postgres_database() -> tuple[str, Callable[[], None]]:
 @pytest.fixture
 def env(tmp_path, monkeypatch, redis_url) -> Iterator[dict[str, str]]:
     """A migrated empty database, a data folder and a clean Redis, set in os.environ."""
-    from workers.db import engine, migrate
+    from workers.store.db import engine, migrate
 
     data_dir = tmp_path / "data"
     monkeypatch.setenv("WEBBUILDER_DATA_DIR", str(data_dir))
@@ -123,7 +123,7 @@ class Processes:
 
     def worker(self, extra_env: dict[str, str], threads: int = 2) -> subprocess.Popen:
         """A worker process as `make run` starts one, with `threads` build threads."""
-        from workers.supervise import worker_argv
+        from workers.runtime.supervise import worker_argv
 
         return self.start(worker_argv(threads), {"dramatiq_queue_prefetch": str(threads), **extra_env}, f"worker-{len(self.started)}.log")
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from workers import accounts
-from workers.archive import detect_project
-from workers.db import session_scope
-from workers.dispatch import reap_expired
-from workers.jobs import submit
-from workers.models import BuildJob, JobStatus, utcnow
-from workers.pipeline import run_job
-from workers.scheduler import MAX_ATTEMPTS, claim_next_job
+from workers.accounts import users as accounts
+from workers.build.archive import detect_project
+from workers.jobs.lifecycle import submit
+from workers.jobs.pipeline import run_job
+from workers.jobs.reaper import reap_expired
+from workers.queue.scheduler import MAX_ATTEMPTS, claim_next_job
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, JobStatus, utcnow
 
 
 def make_user(name: str = "alice", admin: bool = False) -> int:

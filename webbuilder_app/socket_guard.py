@@ -23,8 +23,8 @@ from reflex_base.constants.event import Endpoint
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from workers.accounts.sessions import COOKIE_NAME
 from workers.services import auth
-from workers.sessions import COOKIE_NAME
 
 SESSION_HEADER = "x-webbuilder-session"
 CLIENT_TOKEN_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a-f][0-9a-f]{3}-[0-9a-f]{12}$")

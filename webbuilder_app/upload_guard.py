@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workers.config import settings
-from workers.intake import UploadTooLarge, request_limit
+from workers.jobs.intake import UploadTooLarge, request_limit
 
 
 def _declared_length(scope: Scope) -> int | None:

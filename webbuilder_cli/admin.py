@@ -5,8 +5,8 @@ schema up to date first."""
 
 from __future__ import annotations
 
-from workers.db import migrate
 from workers.services import auth
+from workers.store.db import migrate
 
 
 def create_user(username: str, password: str, *, is_admin: bool) -> int:

@@ -138,7 +138,7 @@ def cmd_job_action(client: ApiClient, args: argparse.Namespace) -> int:
 
 def cmd_admin(args: argparse.Namespace) -> int:
     from webbuilder_cli import admin  # imports the engine and the database driver
-    from workers.accounts import AccountError
+    from workers.accounts.users import AccountError
 
     try:
         if args.admin_command in ("create-user", "reset-password"):

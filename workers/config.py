@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from workers.client_address import Network, parse_networks
+from workers.net.client_address import Network, parse_networks
 
 
 def _int(name: str, default: int) -> int:

@@ -4,10 +4,9 @@ deliveries of both (one row per event and destination, with its attempts)
 Revision ID: 0003
 Revises: 0002
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'

@@ -9,10 +9,9 @@ Revises: 0003
 """
 import logging
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'

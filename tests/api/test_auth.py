@@ -7,9 +7,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import PASSWORD, auth, run, sign_up
-from workers import accounts
-from workers.db import session_scope
-from workers.login_throttle import MAX_FAILURES, WINDOW_SECONDS
+from workers.accounts import users as accounts
+from workers.accounts.login_throttle import MAX_FAILURES, WINDOW_SECONDS
+from workers.store.db import session_scope
 
 QUEUE = "/api/website-builder/user/queue"
 

@@ -16,10 +16,12 @@ from tests.helpers import fail_by_reaper, queue_project
 from tests.mailbox import Mailbox, confirmation_code, confirmation_link
 from tests.projects import static_site
 from webbuilder_app.state.verify_email import VerifyEmailState
-from workers import accounts, deliveries, sessions
+from workers.accounts import sessions
+from workers.accounts import users as accounts
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import User, WebhookDelivery
+from workers.notify import deliveries
+from workers.store.db import session_scope
+from workers.store.models import User, WebhookDelivery
 
 SETTINGS = "/api/website-builder/user/settings"
 VERIFY = f"{SETTINGS}/verify"

@@ -19,10 +19,11 @@ from tests.helpers import make_user
 from webbuilder_app.api.app import create_api
 from webbuilder_app.previews import with_previews
 from webbuilder_app.security_headers import with_security_headers
-from workers import accounts, db
+from workers.accounts import users as accounts
 from workers.config import settings
-from workers.db import session_scope
-from workers.supervise import EmbeddedValkey, child_env, prepare_data_dir, valkey_password, web_env
+from workers.runtime.supervise import EmbeddedValkey, child_env, prepare_data_dir, valkey_password, web_env
+from workers.store import db
+from workers.store.db import session_scope
 
 
 def mode(path: Path) -> int:

@@ -7,9 +7,9 @@ import pytest
 
 from tests.api.conftest import auth, on_page, run, sign_up, states_signed_in_as, upload_zip
 from tests.helpers import job
-from workers import sessions
-from workers.db import session_scope
-from workers.models import UserNotification
+from workers.accounts import sessions
+from workers.store.db import session_scope
+from workers.store.models import UserNotification
 
 BASE = "/api/website-builder"
 

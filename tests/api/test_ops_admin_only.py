@@ -7,9 +7,10 @@ from __future__ import annotations
 from tests.api.conftest import run, states_signed_in_as
 from tests.helpers import make_user, queue_project
 from tests.projects import static_site
-from workers import scheduler, sessions
-from workers.db import session_scope
-from workers.models import User
+from workers.accounts import sessions
+from workers.queue import scheduler
+from workers.store.db import session_scope
+from workers.store.models import User
 
 
 def session_token(username: str, admin: bool = False) -> str:

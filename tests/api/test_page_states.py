@@ -13,7 +13,8 @@ from tests.api.conftest import PASSWORD, auth, event_args, run, sign_up, states_
 from tests.helpers import job, make_user
 from webbuilder_app.state.job import JobState, offers_retry
 from webbuilder_app.state.upload import UploadState
-from workers import jobs
+from workers.notify import bell
+from workers.store import files
 
 BASE = "/api/website-builder"
 
@@ -67,16 +68,16 @@ def test_the_job_page_asks_to_retry_only_when_it_can_and_was_asked(api, make_zip
         detail = api.get(f"{BASE}/jobs/{url.path.rsplit('/', 1)[1]}", headers=auth(token)).json()
         return offers_retry(detail, url.query_parameters)
 
-    assert offered(jobs.retry_action_url(cancelled)) is True
+    assert offered(bell.retry_action_url(cancelled)) is True
     assert offered(f"/jobs/{cancelled}") is False  # opened some other way: no question
-    assert offered(jobs.retry_action_url(queued)) is False  # nothing to retry
+    assert offered(bell.retry_action_url(queued)) is False  # nothing to retry
 
 
 def test_the_full_log_downloads_whole(api, make_zip):
     token = sign_up(api, "alice")
     job_id = upload_zip(api, token, make_zip("logged"))["website"]["buildJobId"]
     lines = [f"line {number}" for number in range(1000)]  # far more than the page's tail
-    jobs.log_path(job_id).write_text("\n".join(lines) + "\n")
+    files.log_path(job_id).write_text("\n".join(lines) + "\n")
 
     async def download() -> dict:
         page = await (await states_signed_in_as(token)).get_state(JobState)

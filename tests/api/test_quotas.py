@@ -18,10 +18,10 @@ from tests.api.streams import STREAM, StreamReader
 from tests.conftest import wait_for
 from tests.helpers import make_user
 from webbuilder_app.state.usage import UsageState
-from workers import quotas
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import BuildJob, User, Website, utcnow
+from workers.jobs import quotas
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, User, Website, utcnow
 
 BASE = "/api/website-builder"
 MIB = 1024 * 1024

@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from tests.api.conftest import PASSWORD, auth, sign_up
 from tests.api.streams import StreamReader
-from workers import sessions
-from workers.db import session_scope
-from workers.models import AuthToken, User, utcnow
+from workers.accounts import sessions
 from workers.services import auth as auth_service
+from workers.store.db import session_scope
+from workers.store.models import AuthToken, User, utcnow
 
 QUEUE = "/api/website-builder/user/queue"
 WEBBUILDER = str(Path(sys.executable).parent / "webbuilder")

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import PASSWORD, run
 from tests.conftest import free_port
-from workers import login_throttle, passwords
-from workers.login_throttle import MAX_FAILURES
+from workers.accounts import login_throttle, passwords
+from workers.accounts.login_throttle import MAX_FAILURES
 
 LOGIN, REGISTER = "/api/auth/login", "/api/auth/register"
 

@@ -92,8 +92,8 @@ def test_another_users_changes_never_reach_a_stream(live_api, make_zip):
 
 
 def test_a_client_away_too_long_is_told_to_resync(live_api):
-    from workers import events
-    from workers.events import STREAM_MAXLEN
+    from workers.store import events
+    from workers.store.events import STREAM_MAXLEN
 
     api = live_api.client()
     registered = api.post("/api/auth/register", json={"username": "alice", "password": "password123"}).json()

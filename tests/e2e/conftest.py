@@ -60,7 +60,7 @@ def stop_supervisor(supervisor: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def app() -> Iterator[RunningApp]:
-    """`python -m workers.supervise` as `make run` starts it: web app + worker, embedded Valkey."""
+    """`python -m workers.runtime.supervise` as `make run` starts it: web app + worker, embedded Valkey."""
     workdir = Path(tempfile.mkdtemp(prefix="webbuilder-e2e-"))
     port = free_port()
     env = {
@@ -83,7 +83,7 @@ def app() -> Iterator[RunningApp]:
     if TEST_REDIS_URL:
         env["REDIS_URL"] = next_redis_db(TEST_REDIS_URL)  # the `env` fixture flushes TEST_REDIS_URL per test
     procs = Processes(workdir)
-    procs.start([sys.executable, "-m", "workers.supervise"], env, "app.log")
+    procs.start([sys.executable, "-m", "workers.runtime.supervise"], env, "app.log")
     running = RunningApp(f"http://localhost:{port}", port, workdir / "data", workdir / "app.log", env)
 
     def healthy() -> bool:
@@ -129,7 +129,7 @@ def page(browser):
 
 def make_admin(app: RunningApp, username: str, password: str = "password123") -> None:
     app.run_python(
-        "from workers import accounts; from workers.db import session_scope\n"
+        "from workers import accounts; from workers.store.db import session_scope\n"
         f"with session_scope() as s: accounts.register(s, {username!r}, {password!r}, is_admin=True)"
     )
 

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import wait_for
 from tests.e2e.conftest import fresh_page, sign_in, sign_up
-from workers.sessions import COOKIE_NAME
+from workers.accounts.sessions import COOKIE_NAME
 
 pytestmark = pytest.mark.e2e
 

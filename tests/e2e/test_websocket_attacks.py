@@ -80,8 +80,9 @@ class Tab:
 
 def every_handler() -> list[tuple[str, object]]:
     """(full event name, handler function) of every state class of the app and of Reflex."""
-    import webbuilder_app.webbuilder_app  # noqa: F401  (registers every state)
     from reflex.state import State
+
+    import webbuilder_app.webbuilder_app  # noqa: F401  (registers every state)
 
     found, classes = [], [State]
     while classes:

@@ -10,9 +10,12 @@ import pytest
 from tests.conftest import wait_for
 from tests.helpers import job, make_user
 from tests.projects import react_project, static_site, zip_folder
-from workers import intake, jobs, scheduler
 from workers.config import settings
-from workers.db import session_scope
+from workers.jobs import intake
+from workers.jobs import lifecycle as jobs
+from workers.notify import bell
+from workers.queue import scheduler
+from workers.store.db import session_scope
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +94,6 @@ def test_identical_upload_during_a_build_finishes_with_it(env, tmp_path, process
     assert (twin["status"], twin["buildCache"]) == ("completed", "hit")
     assert "twins" in published(twin)
     with session_scope() as session:
-        kinds = [n["type"] for n in jobs.notifications(session, user)["notifications"] if n["jobId"] == follower]
+        kinds = [n["type"] for n in bell.notifications(session, user)["notifications"] if n["jobId"] == follower]
     assert kinds == ["completed", "queued"]
     assert job(leader).attempts == 1 and job(follower).attempts == 0  # built once

@@ -17,22 +17,14 @@ import pytest
 
 from tests.conftest import free_port, wait_for
 from tests.helpers import job, make_user, queue_project
-from tests.projects import (
-    FORK_BOMB_JS,
-    MEMORY_EATER_JS,
-    NEVER_ENDING_JS,
-    publish_js,
-    react_project,
-    scripted_project,
-    static_site,
-    zip_folder,
-)
-from workers import intake
+from tests.projects import FORK_BOMB_JS, MEMORY_EATER_JS, NEVER_ENDING_JS, publish_js, react_project, scripted_project, static_site, zip_folder
 from workers.config import settings
-from workers.db import engine, migrate, session_scope
-from workers.jobs import log_path, notifications
-from workers.pipeline import run_job
-from workers.scheduler import claim
+from workers.jobs import intake
+from workers.jobs.pipeline import run_job
+from workers.notify.bell import notifications
+from workers.queue.scheduler import claim
+from workers.store.db import engine, migrate, session_scope
+from workers.store.files import log_path
 
 pytestmark = pytest.mark.integration
 # The machine is shared: don't let admission control (CPU/memory of the whole host) hold builds back.
@@ -255,7 +247,7 @@ class Supervisors:
 
     def start(self):
         supervisor = self.processes.start(
-            [sys.executable, "-m", "workers.supervise"], {**self.env, **UNTHROTTLED, "WEBBUILDER_ROLE": "worker"}, "supervise.log"
+            [sys.executable, "-m", "workers.runtime.supervise"], {**self.env, **UNTHROTTLED, "WEBBUILDER_ROLE": "worker"}, "supervise.log"
         )
         self.started.append(psutil.Process(supervisor.pid))
         return supervisor
@@ -391,7 +383,7 @@ def test_queued_jobs_run_after_redis_restarts_empty(env, tmp_path, processes):
 def test_the_run_command_starts_its_embedded_valkey_again_when_it_dies(env, tmp_path, processes):
     """Without REDIS_URL the run command brings its own Valkey; killed, it is back on the same
     address and the queue carries on."""
-    supervisor = processes.start([sys.executable, "-m", "workers.supervise"],
+    supervisor = processes.start([sys.executable, "-m", "workers.runtime.supervise"],
                                  {**env, **UNTHROTTLED, "REDIS_URL": "", "WEBBUILDER_ROLE": "worker"}, "supervise.log")
     run_command = psutil.Process(supervisor.pid)
 
@@ -423,7 +415,8 @@ def test_the_run_command_starts_its_embedded_valkey_again_when_it_dies(env, tmp_
 @pytest.fixture
 def private_postgres(env, monkeypatch):
     """A PostgreSQL cluster of this test only (the machine's is shared and must not be stopped)."""
-    from bench.faults import PrivatePostgres, private_postgres as cluster
+    from bench.faults import PrivatePostgres
+    from bench.faults import private_postgres as cluster
 
     if not PrivatePostgres.available():
         pytest.skip("needs root and PostgreSQL 15's initdb for a private cluster")

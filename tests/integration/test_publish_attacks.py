@@ -13,7 +13,7 @@ from tests.conftest import wait_for
 from tests.helpers import make_user
 from tests.integration.test_worker_builds import finished, submit_zip
 from tests.projects import publish_js, scripted_project, static_site
-from workers import sandbox
+from workers.build import sandbox
 from workers.config import settings
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import wait_for
 from tests.helpers import job, make_user, queue_project
 from tests.projects import static_site
-from workers import scheduler
-from workers.db import session_scope
-from workers.models import BuildJob
+from workers.queue import scheduler
+from workers.store.db import session_scope
+from workers.store.models import BuildJob
 
 pytestmark = pytest.mark.integration
 

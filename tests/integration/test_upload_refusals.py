@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import BuildJob, Website
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, Website
 
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024

@@ -13,10 +13,12 @@ from tests.mailbox import Mailbox, confirmation_code
 from tests.projects import scripted_project, static_site, zip_folder
 from tests.webhook_receiver import readme_verify
 from webbuilder_app.api.app import create_api
-from workers import intake, sessions, webhooks
+from workers.accounts import sessions
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import User, WebhookDelivery
+from workers.jobs import intake
+from workers.notify import webhooks
+from workers.store.db import session_scope
+from workers.store.models import User, WebhookDelivery
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.helpers import job, make_user
 from tests.projects import TYPE_ERROR_APP, react_project, zip_folder
-from workers import intake
+from workers.jobs import intake
 
 pytestmark = pytest.mark.integration
 

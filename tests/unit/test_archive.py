@@ -1,4 +1,4 @@
-"""Tests for workers.archive: every refusal has the right status, an informative message, and leaves
+"""Tests for workers.build.archive: every refusal has the right status, an informative message, and leaves
 nothing behind — neither in the destination nor next to it.
 
 Hostile archives are built in tmp_path with zipfile, and where zipfile refuses to write something
@@ -20,14 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.archive import (
-    ArchiveError,
-    ArchiveLimits,
-    detect_project,
-    extract_zip,
-    strip_common_root,
-    write_files,
-)
+from workers.build.archive import ArchiveError, ArchiveLimits, detect_project, extract_zip, strip_common_root, write_files
 
 MIB = 1024 * 1024
 

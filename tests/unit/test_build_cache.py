@@ -11,15 +11,17 @@ from sqlalchemy import update
 
 from tests.helpers import build_next, job, make_user, queue_project
 from tests.projects import static_site
-from workers import build_cache, jobs
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import BuildJob, JobStatus, utcnow
+from workers.jobs import build_cache
+from workers.jobs import lifecycle as jobs
+from workers.notify import bell
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, JobStatus, utcnow
 
 
 def notes(user_id: int, job_id: int) -> list[str]:
     with session_scope() as session:
-        return [n["type"] for n in jobs.notifications(session, user_id)["notifications"] if n["jobId"] == job_id]
+        return [n["type"] for n in bell.notifications(session, user_id)["notifications"] if n["jobId"] == job_id]
 
 
 def site_file(job_id: int):

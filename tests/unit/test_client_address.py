@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.client_address import client_address, parse_networks
 from workers.config import settings
+from workers.net.client_address import client_address, parse_networks
 
 PROXIES = parse_networks("127.0.0.1, 10.0.0.0/8, ::1")
 

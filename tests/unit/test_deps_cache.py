@@ -8,7 +8,7 @@ import os
 import threading
 from pathlib import Path
 
-from workers.deps_cache import DependencyCache, Installed, key_for
+from workers.build.deps_cache import DependencyCache, Installed, key_for
 
 KB = 1024
 

@@ -1,4 +1,4 @@
-"""workers.egress_proxy, spoken to as the tools in a sandbox would: raw CONNECT and absolute-form
+"""workers.build.egress_proxy, spoken to as the tools in a sandbox would: raw CONNECT and absolute-form
 requests on its Unix socket, and npm through the sandbox's bridge. A listener on 127.0.0.1 stands for
 a service of the build host's; it must see zero connections."""
 
@@ -12,9 +12,10 @@ import uuid
 
 import pytest
 
-from workers import egress, sandbox
-from workers.egress_proxy import Allowlist, EgressProxy
-from workers.runner import run
+from workers.build import sandbox
+from workers.build.egress_proxy import Allowlist, EgressProxy
+from workers.build.runner import run
+from workers.net import egress
 
 REGISTRY = "registry.npmjs.org"
 

@@ -1,4 +1,4 @@
-"""workers.install_policy on projects as users (and attackers) write them."""
+"""workers.build.install_policy on projects as users (and attackers) write them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.install_policy import DependencyRefused, Policy, check_sources, sanitise_config
+from workers.build.install_policy import DependencyRefused, Policy, check_sources, sanitise_config
 
 RULES = Policy("https://registry.npmjs.org/", (), allow_remote=False)
 

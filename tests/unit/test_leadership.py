@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis.asyncio as aioredis
 
-from workers.leadership import Lease
+from workers.store.leadership import Lease
 
 
 def test_one_holder_at_a_time_and_takeover_after_the_lease(redis_url):

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from tests.conftest import free_port
-from workers import login_throttle
-from workers.login_throttle import LONG_WINDOW_SECONDS, MAX_FAILURES, REGISTRATION_WINDOW_SECONDS, WINDOW_SECONDS, Throttled
+from workers.accounts import login_throttle
+from workers.accounts.login_throttle import LONG_WINDOW_SECONDS, MAX_FAILURES, REGISTRATION_WINDOW_SECONDS, WINDOW_SECONDS, Throttled
 
 
 class Clock:

@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 from tests.helpers import make_user, queue_project
 from tests.projects import static_site
 from webbuilder_app.api.app import create_api
-from workers.db import session_scope
-from workers.metrics import failure_cause
+from workers.ops.metrics import failure_cause
 from workers.services import auth
-from workers.models import BuildJob, JobStatus, utcnow
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, JobStatus, utcnow
 
 
 def test_failure_causes_are_named():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.helpers import make_user
-from workers import ops
-from workers.db import session_scope
-from workers.models import BuildJob, JobStatus, Website, utcnow
+from workers.ops import dashboard as ops
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, JobStatus, Website, utcnow
 
 
 def _job(session, user_id: int, status: str, created, started=None, done=None, cache=None, build_cache=None) -> BuildJob:

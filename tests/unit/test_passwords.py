@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import wait_for
-from workers import passwords
+from workers.accounts import passwords
 
 
 def test_hashes_verify_and_unknown_users_never_match():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tests.helpers import job, make_user, queue_project
 from tests.projects import TYPE_ERROR_APP, react_project, static_site, with_missing_dependency
-from workers.db import session_scope
-from workers.pipeline import run_job
-from workers.scheduler import claim_next_job
+from workers.jobs.pipeline import run_job
+from workers.queue.scheduler import claim_next_job
+from workers.store.db import session_scope
 
 
 def build(job_id: int) -> None:

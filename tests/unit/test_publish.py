@@ -17,10 +17,11 @@ import pytest
 
 from tests.helpers import job, make_user, queue_project
 from tests.projects import static_site
-from workers import pipeline, publishing, sandbox
+from workers.build import publishing, sandbox
 from workers.config import settings
-from workers.db import session_scope
-from workers.scheduler import claim_next_job
+from workers.jobs import pipeline
+from workers.queue.scheduler import claim_next_job
+from workers.store.db import session_scope
 
 WORKER_UID = os.geteuid()
 
@@ -284,7 +285,7 @@ def test_the_sweep_cleans_sites_published_before_once(env, tmp_path, caplog):
     expected = {".well-known": 0o40755, ".well-known/security.txt": 0o100644, "assets": 0o40755,
                 "assets/app.js": 0o100644, "index.html": 0o100644, "x": 0o100755}
 
-    with caplog.at_level(logging.INFO, logger="workers.publishing"):
+    with caplog.at_level(logging.INFO, logger="workers.build.publishing"):
         publishing.sweep_published()
     assert tree(old) == expected and tree(twin) == expected
     assert (staging / ".env").exists()

@@ -10,17 +10,19 @@ from sqlmodel import select
 
 from tests.helpers import build_next, job, make_user, queue_project
 from tests.projects import static_site
-from workers import jobs, quotas
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import BuildJob
+from workers.jobs import lifecycle as jobs
+from workers.jobs import quotas
+from workers.store import files
+from workers.store.db import session_scope
+from workers.store.models import BuildJob
 
 
 def on_disk(user_id: int) -> tuple[int, int]:
     """(bytes with each inode once, bytes counting every link) of the user's sources and sites."""
     with session_scope() as session:
         rows = session.exec(select(BuildJob.id, BuildJob.site_slug).where(BuildJob.user_id == user_id)).all()
-    folders = [jobs.source_dir(job_id) for job_id, _ in rows] + [settings().sites_dir / slug for _, slug in rows if slug]
+    folders = [files.source_dir(job_id) for job_id, _ in rows] + [settings().sites_dir / slug for _, slug in rows if slug]
     seen, unique, every_link = set(), 0, 0
     for folder in folders:
         for path in folder.rglob("*"):
@@ -60,7 +62,7 @@ def test_storage_used_counts_hard_linked_sources_and_sites_once(env, tmp_path):
         jobs.cancel(session, alice, failing)
     with session_scope() as session:
         retried = jobs.retry(session, alice, failing).id
-    assert os.path.samefile(jobs.source_dir(retried) / "noise.bin", jobs.source_dir(failing) / "noise.bin")
+    assert os.path.samefile(files.source_dir(retried) / "noise.bin", files.source_dir(failing) / "noise.bin")
 
     unique, every_link = on_disk(alice)
     assert every_link > unique  # hard links are there

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import wait_for
-from workers.runner import MAX_LINE_CHARS, ProcessTree, run
+from workers.build.runner import MAX_LINE_CHARS, ProcessTree, run
 
 PY = sys.executable
 

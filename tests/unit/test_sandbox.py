@@ -1,4 +1,4 @@
-"""workers.sandbox with real bubblewrap, setpriv and cgroups: what a build step can see, write and
+"""workers.build.sandbox with real bubblewrap, setpriv and cgroups: what a build step can see, write and
 use, and that it dies with its worker. tmp_path sits under pytest's 0700 folder, like a data dir under
 /root: the sandbox user could not reach it without the holder mounts."""
 
@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from tests.conftest import wait_for
-from workers import sandbox
-from workers.runner import run
+from workers.build import sandbox
+from workers.build.runner import run
 
 MB = 1024 * 1024
 
@@ -152,8 +152,8 @@ def test_the_tree_dies_with_its_worker_when_the_worker_is_sigkilled(job_folders,
     worker = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from workers import sandbox
-        from workers.runner import run
+        from workers.build import sandbox
+        from workers.build.runner import run
         workdir = Path({str(mine)!r})
         with sandbox.confine(["/bin/sh", "-c", "sleep 600", {marker!r}], workdir, {{"PATH": sandbox.BUILD_PATH}},
                              [sandbox.Mount(workdir)], None, "orphan-test", sandbox.Limits(256 << 20, 64, 1 << 30, 1 << 26)) as confined:
@@ -214,8 +214,8 @@ def test_orphaned_build_of_a_dead_worker_is_killed_by_the_sweep(job_folders, mon
     worker = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from workers import sandbox
-        from workers.runner import run
+        from workers.build import sandbox
+        from workers.build.runner import run
         workdir = Path({str(mine)!r})
         with sandbox.confine(["/bin/sh", "-c", "setsid sleep 600 & wait", {marker!r}], workdir, {{"PATH": sandbox.BUILD_PATH}},
                              [], None, "orphan-test", sandbox.Limits(256 << 20, 64, 1 << 30, 1 << 26)) as confined:

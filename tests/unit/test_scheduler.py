@@ -13,10 +13,11 @@ from sqlalchemy import update
 
 from tests.helpers import make_user, queue_project
 from tests.projects import static_site
-from workers import jobs, psutil_admission, scheduler
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import BuildJob, JobStatus, utcnow
+from workers.jobs import lifecycle as jobs
+from workers.queue import psutil_admission, scheduler
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, JobStatus, utcnow
 
 
 @pytest.fixture

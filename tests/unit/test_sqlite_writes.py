@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import func, select
 
 from tests.helpers import make_user
-from workers.db import engine, session_scope
-from workers.models import User, UserNotification
+from workers.store.db import engine, session_scope
+from workers.store.models import User, UserNotification
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from tests.conftest import ROOT, TEST_DATABASE_URL, _postgres_database
-from workers import accounts
-from workers.db import engine, session_scope
+from workers.accounts import users as accounts
+from workers.store.db import engine, session_scope
 
 
 def alembic_config(url: str) -> Config:

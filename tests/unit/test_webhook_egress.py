@@ -26,8 +26,9 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import auth, sign_up
 from tests.conftest import free_port
 from tests.helpers import make_user
-from workers import deliveries, egress, webhooks
-from workers.db import session_scope
+from workers.net import egress
+from workers.notify import deliveries, webhooks
+from workers.store.db import session_scope
 
 PUBLIC = "93.184.216.34"  # looks public; the fake network routes it to a local port, never out
 REFUSED = "Webhooks call public addresses only: "

@@ -13,10 +13,11 @@ from sqlmodel import select
 from tests.helpers import build_next, fail_by_reaper, job, make_user, queue_project
 from tests.projects import static_site
 from tests.webhook_receiver import readme_verify
-from workers import accounts, deliveries, webhooks
+from workers.accounts import users as accounts
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import WebhookDelivery, utcnow
+from workers.notify import deliveries, webhooks
+from workers.store.db import session_scope
+from workers.store.models import WebhookDelivery, utcnow
 
 
 def add_webhook(user_id: int, url: str, enabled: bool = True) -> tuple[int, str]:

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from . import auth, builds, errors, integrations, stream, metrics, usage
+from . import auth, builds, errors, integrations, metrics, stream, usage
 
 
 def create_api() -> FastAPI:

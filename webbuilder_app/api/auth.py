@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from workers.client_address import client_address
+from workers.accounts.sessions import COOKIE_NAME
 from workers.config import settings
-from workers.models import User
+from workers.net.client_address import client_address
 from workers.services import auth
-from workers.sessions import COOKIE_NAME
+from workers.store.models import User
 
 from .schemas import (
     Credentials,

@@ -5,11 +5,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.datastructures import UploadFile
 
-from workers import intake
-from workers.archive import ArchiveError
+from workers.build.archive import ArchiveError
 from workers.config import settings
-from workers.models import User
+from workers.jobs import intake
 from workers.services import builds, notifications
+from workers.store.models import User
 
 from .auth import RowId, current_user
 from .schemas import Cancelled, JobDetail, Notifications, Queue, Retried, Updated, Uploaded, errors

@@ -8,10 +8,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from workers.accounts import AccountError
-from workers.archive import ArchiveError
-from workers.jobs import JobError
-from workers.webhooks import WebhookError
+from workers.accounts.users import AccountError
+from workers.build.archive import ArchiveError
+from workers.jobs.lifecycle import JobError
+from workers.notify.webhooks import WebhookError
 
 log = logging.getLogger(__name__)
 

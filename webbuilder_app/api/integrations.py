@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Depends
 
-from workers.models import User
 from workers.services import settings as email_settings
 from workers.services import webhooks
+from workers.store.models import User
 
 from .auth import RowId, current_user
 from .schemas import (

@@ -4,9 +4,9 @@ in WEBBUILDER_METRICS_ALLOW (behind a trusted proxy, the forwarded client's addr
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from workers.client_address import in_networks
 from workers.config import settings
-from workers.metrics import BuildCollector
+from workers.net.client_address import in_networks
+from workers.ops.metrics import BuildCollector
 from workers.services import auth
 
 from .auth import Credential, bearer_token, client_of

@@ -27,7 +27,7 @@ class Credentials(BaseModel):
 
 
 class NewAccount(BaseModel):
-    """The rules are documented here and enforced by workers.accounts, whose messages are clearer."""
+    """The rules are documented here and enforced by workers.accounts.users, whose messages are clearer."""
 
     username: str = Field(max_length=64, examples=["alice"], json_schema_extra={"pattern": r"^[A-Za-z0-9_.-]{3,32}$"},
                           description="3–32 letters, digits, '.', '_' or '-'")

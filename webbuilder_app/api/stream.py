@@ -24,11 +24,14 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from workers import events, jobs, quotas
 from workers.config import settings
-from workers.db import session_scope
-from workers.models import User
+from workers.jobs import lifecycle as jobs
+from workers.jobs import quotas
+from workers.notify import bell
 from workers.services import auth
+from workers.store import events
+from workers.store.db import session_scope
+from workers.store.models import User
 
 from .auth import Credential, current_user
 from .schemas import errors
@@ -117,7 +120,7 @@ def _payloads(user_id: int, change: str, job_id: int | None) -> list[tuple[str, 
         if change == "queue":
             active = jobs.user_queue(session, user_id)["activeJobs"]
             return [("job_update", {"type": "job_update", "job": view}) for view in active]
-        notes = jobs.notifications(session, user_id, limit=1)
+        notes = bell.notifications(session, user_id, limit=1)
         latest = notes["notifications"][0] if notes["notifications"] else None
         return [("notification", {"type": "notification", "unreadCount": notes["unreadCount"], "latest": latest})]
 

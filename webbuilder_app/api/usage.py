@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
-from workers.models import User
 from workers.services import usage as usage_service
+from workers.store.models import User
 
 from .auth import current_user
 from .schemas import Open, errors

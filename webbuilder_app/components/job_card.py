@@ -5,7 +5,6 @@ import reflex as rx
 from webbuilder_app.components.status import status_badge
 from webbuilder_app.state.job import JobState
 
-
 # A react-moment renderer: the time left until the moment, redrawn by the component's own timer.
 COUNTDOWN = rx.Var(
     _js_expr="""(({datetime}) => {

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from webbuilder_app.state.verify_email import VerifyEmailState
-from workers.mailer import VERIFY_PATH
+from workers.notify.mailer import VERIFY_PATH
 
 
 def _asking() -> rx.Component:

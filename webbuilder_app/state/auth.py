@@ -13,11 +13,11 @@ import json
 import reflex as rx
 
 from webbuilder_app.socket_guard import SESSION_HEADER
-from workers.accounts import AccountError
-from workers.client_address import client_address
+from workers.accounts.users import AccountError
 from workers.config import settings
-from workers.models import User
+from workers.net.client_address import client_address
 from workers.services import auth
+from workers.store.models import User
 
 from .changes import assign_changed
 

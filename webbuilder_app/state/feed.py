@@ -27,27 +27,27 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import reflex as rx
 import redis.asyncio as aioredis
+import reflex as rx
 from reflex.istate.manager.redis import StateManagerRedis
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import StateUpdate
 from reflex_base.event import Event
 
-from workers import events
 from workers.config import settings
-from workers.events import CHANNEL_PREFIX
-from workers.leadership import Lease
-from workers.models import User
-from workers.server_secret import keyed_name
 from workers.services import auth, builds, notifications
+from workers.store import events
+from workers.store.events import CHANNEL_PREFIX
+from workers.store.leadership import Lease
+from workers.store.models import User
+from workers.store.server_secret import keyed_name
 
 from . import session_tabs
-from .session_tabs import link_for_session
 from .auth import AuthState
 from .changes import assign_changed
 from .job import JobFeedState, job_token
 from .notifications import NotificationState
+from .session_tabs import link_for_session
 
 log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.015

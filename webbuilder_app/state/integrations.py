@@ -11,11 +11,11 @@ import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
 from webbuilder_app.components.shown_once import reveal
-from workers.accounts import AccountError
-from workers.models import User
+from workers.accounts.users import AccountError
+from workers.notify.webhooks import WebhookError
 from workers.services import settings as email_settings
 from workers.services import webhooks
-from workers.webhooks import WebhookError
+from workers.store.models import User
 
 from .auth import AuthState
 

@@ -4,10 +4,12 @@ from typing import Any
 
 import reflex as rx
 
-from workers import events, jobs
-from workers.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, User
-from workers.server_secret import keyed_name
+from workers.jobs import lifecycle as jobs
+from workers.notify import bell
 from workers.services import builds
+from workers.store import events
+from workers.store.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, User
+from workers.store.server_secret import keyed_name
 
 from .ansi import segments
 from .auth import AuthState
@@ -78,7 +80,7 @@ class JobFeedState(rx.SharedState):
 
 def offers_retry(detail: dict | None, query: dict) -> bool:
     """Opened from a failed build's notification (`?retry=1`) and the job can still be retried."""
-    return detail is not None and detail["status"] in RETRYABLE_STATUSES and query.get(jobs.RETRY_PARAM) == "1"
+    return detail is not None and detail["status"] in RETRYABLE_STATUSES and query.get(bell.RETRY_PARAM) == "1"
 
 
 class JobState(rx.State):

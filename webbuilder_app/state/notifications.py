@@ -4,9 +4,9 @@ import json
 
 import reflex as rx
 
-from workers import jobs
-from workers.models import User
+from workers.jobs import lifecycle as jobs
 from workers.services import notifications
+from workers.store.models import User
 
 from .auth import AuthState
 

@@ -4,8 +4,9 @@ from typing import Any
 
 import reflex as rx
 
-from workers import ops, scheduler
-from workers.db import session_scope
+from workers.ops import dashboard as ops
+from workers.queue import scheduler
+from workers.store.db import session_scope
 
 from .auth import AuthState
 

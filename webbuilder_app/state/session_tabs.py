@@ -10,7 +10,7 @@ import logging
 import reflex as rx
 
 from workers.config import settings
-from workers.events import redis_client
+from workers.store.events import redis_client
 
 from .auth import AuthState
 

@@ -10,9 +10,9 @@ from typing import Any
 import reflex as rx
 
 from webbuilder_app.components.shown_once import reveal
-from workers.accounts import AccountError
-from workers.models import User
+from workers.accounts.users import AccountError
 from workers.services import auth
+from workers.store.models import User
 
 from .auth import AuthState
 

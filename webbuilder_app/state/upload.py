@@ -3,9 +3,9 @@
 import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
-from workers.archive import ArchiveError
+from workers.build.archive import ArchiveError
 from workers.config import settings
-from workers.jobs import JobError
+from workers.jobs.lifecycle import JobError
 from workers.services import builds
 
 from .auth import AuthState

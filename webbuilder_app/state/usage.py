@@ -3,7 +3,7 @@
 import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
-from workers.quotas import human_bytes
+from workers.jobs.quotas import human_bytes
 from workers.services import usage
 
 from .auth import AuthState

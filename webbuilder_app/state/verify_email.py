@@ -5,7 +5,7 @@ proof, and it confirms only the address it was mailed to."""
 
 import reflex as rx
 
-from workers.accounts import AccountError
+from workers.accounts.users import AccountError
 from workers.services import settings as email_settings
 
 

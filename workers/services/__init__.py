@@ -1,6 +1,6 @@
 """Use cases: one function each, called alike by the HTTP API, the Reflex state and the CLI.
 
-Every function that reads or changes a user's data takes the acting user (a `workers.models.User`
+Every function that reads or changes a user's data takes the acting user (a `workers.store.models.User`
 established by the caller from a session or token, never an id a client sent) and scopes every id it
 is given to that user: another user's object is "not found". Each opens its own transaction and
 publishes its change notices after the commit.

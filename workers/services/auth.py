@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from workers import accounts, sessions
-from workers.db import session_scope
-from workers.models import User
+from workers.accounts import sessions
+from workers.accounts import users as accounts
+from workers.store.db import session_scope
+from workers.store.models import User
 
 
 def register(username: str, password: str, *, client: str = "", label: str = "") -> tuple[User, str]:

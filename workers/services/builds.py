@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from workers import events, intake, jobs
-from workers.db import session_scope
-from workers.models import BuildJob, User
+from workers.jobs import intake
+from workers.jobs import lifecycle as jobs
+from workers.store import events
+from workers.store.db import session_scope
+from workers.store.models import BuildJob, User
 
 
 def upload(user: User, name: str, files: Iterable[tuple[str, BinaryIO]], priority: object = 0) -> jobs.Submitted:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from workers import events, jobs
-from workers.db import session_scope
-from workers.models import User
+from workers.notify import bell
+from workers.store import events
+from workers.store.db import session_scope
+from workers.store.models import User
 
 
 def recent(user: User, limit: int = 50) -> dict:
     """The user's newest notifications and how many are unread."""
     with session_scope() as session:
-        return jobs.notifications(session, user.id, limit=limit)
+        return bell.notifications(session, user.id, limit=limit)
 
 
 def mark_read(user: User, notification_id: int | None = None) -> int:
     """Mark one of the user's notifications (None: all) read; returns how many changed."""
     with session_scope() as session:
-        changed = jobs.mark_read(session, user.id, notification_id)
+        changed = bell.mark_read(session, user.id, notification_id)
     events.publish("notification_read", user.id)
     return changed
 
@@ -24,9 +25,9 @@ def mark_read(user: User, notification_id: int | None = None) -> int:
 def open_notification(user: User, notification_id: int) -> str | None:
     """Mark one read and return where it leads (the site, the job page), if anywhere."""
     with session_scope() as session:
-        jobs.mark_read(session, user.id, notification_id)
+        bell.mark_read(session, user.id, notification_id)
         target = next(
-            (n["actionUrl"] for n in jobs.notifications(session, user.id)["notifications"] if n["id"] == notification_id),
+            (n["actionUrl"] for n in bell.notifications(session, user.id)["notifications"] if n["id"] == notification_id),
             None,
         )
     events.publish("notification_read", user.id)

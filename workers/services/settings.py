@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import smtplib
 
-from workers import accounts, mailer
-from workers.db import session_scope
-from workers.models import User
+from workers.accounts import users as accounts
+from workers.notify import mailer
+from workers.store.db import session_scope
+from workers.store.models import User
 
 
 def notification_settings(user: User) -> dict:

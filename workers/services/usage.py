@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from workers import quotas
-from workers.db import session_scope
-from workers.models import User
+from workers.jobs import quotas
+from workers.store.db import session_scope
+from workers.store.models import User
 
 
 def usage(user: User) -> dict:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from workers import deliveries, webhooks
-from workers.db import session_scope
-from workers.models import User
+from workers.notify import deliveries, webhooks
+from workers.store.db import session_scope
+from workers.store.models import User
 
 
 def list_webhooks(user: User) -> list[dict]:
