@@ -7,7 +7,7 @@ import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from webbuilder_app.state.feed import COALESCE_SECONDS, _burst
+from webbuilder_app.relay.notices import COALESCE_SECONDS, _burst
 
 
 def _notice(kind: str, user_id: int, job_id: int | None = None) -> dict:

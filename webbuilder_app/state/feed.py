@@ -1,63 +1,32 @@
 """The signed-in user's queue and notifications, pushed live to every tab of that user.
 
 Every tab of a user links `NotificationFeedState` (the bell) to the user's feed token, a tab on the
-queue page also links `QueueFeedState` to it, and a tab showing a job links `JobFeedState` to the
-job's; each tab thus receives only what it shows. Feed tokens are HMACs under the server's secret
-(workers/server_secret.py), so nobody can name another user's feed, and a tab links only after its
-own sign-in was checked. Workers publish a change notice on the user's Redis channel;
-`relay_changes` (a lifespan task of the backend) re-reads that user's rows, and the changed jobs,
-from the database once into the shared states, and sends the one resulting delta to every linked tab.
-Toasts are the one per-tab part: each tab is asked to announce what it has not shown yet. Nothing
-polls on a timer, and a tab that reconnects re-reads the truth on load.
-
-In one backend process the relay does its own fan-out instead of Reflex's: Reflex updates a shared
-state's tabs one by one, opening each tab's whole state and scanning every linked tab for each, which
-made 50 tabs on one job take about 300 ms. The delta of a shared state is the same for every tab
-linked to it, because no per-tab state computes anything from the shared ones (keep it that way), so
-it is computed once. With several backend processes (Reflex's Redis state manager) the relay leaves
-the fan-out to Reflex: there, sending past the tabs' own locks stalled page loads now and then.
+queue page also links `QueueFeedState` to it, and a tab showing a job links `JobFeedState` (job.py) to
+the job's; each tab thus receives only what it shows. Feed tokens are HMACs under the server's secret
+(workers/services/live.py), so nobody can name another user's feed, and a tab links only after its
+own sign-in was checked. The relay (webbuilder_app/relay) re-reads these states from the database
+when a change notice comes and sends the result to the linked tabs (in one backend process, one
+delta for all of them: so no per-tab state may compute anything from these shared ones). A tab that
+reconnects re-reads the truth on load.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
-import redis.asyncio as aioredis
 import reflex as rx
-from reflex.istate.manager.redis import StateManagerRedis
-from reflex.istate.manager.token import BaseStateToken
-from reflex.state import StateUpdate
-from reflex_base.event import Event
 
-from workers.config import settings
-from workers.services import auth, builds, notifications
-from workers.store import events
-from workers.store.events import CHANNEL_PREFIX
-from workers.store.leadership import Lease
+from workers.services import builds, live, notifications
 from workers.store.models import User
-from workers.store.server_secret import keyed_name
 
-from . import session_tabs
 from .auth import AuthState
 from .changes import assign_changed
-from .job import JobFeedState, job_token
 from .notifications import NotificationState
 from .session_tabs import link_for_session
 
-log = logging.getLogger(__name__)
-COALESCE_SECONDS = 0.015
-
-
-SWEEP_SECONDS = 2.0  # a tab of a session that ended is cut off within this (plus one push)
-
 
 def feed_token(user_id: int) -> str:
-    return keyed_name("user-feed", user_id)
+    return live.feed_name(user_id)
 
 
 async def _link_to_user_feed(feed: rx.SharedState) -> rx.SharedState | None:
@@ -68,7 +37,7 @@ async def _link_to_user_feed(feed: rx.SharedState) -> rx.SharedState | None:
         return None
     linked = await link_for_session(feed, feed_token(user.id))
     linked._load(user)
-    events.watching(user.id)
+    live.watching(user.id)
     return linked
 
 
@@ -110,213 +79,3 @@ class NotificationFeedState(rx.SharedState):
             return rx.redirect("/login")
         announcer = await self.get_state(NotificationState)
         announcer._mark_seen(feed.notifications)
-
-
-class _Unwatched:
-    """Shared states the relay found no tab linked to, so later changes skip opening them: most
-    notices (builds of API and CLI users, everyone's queue moving on each upload) concern nobody
-    looking. A tab that links announces it (a "watch" notice), which takes its states off the list and
-    re-reads them. Bounded: an entry pushed out only costs one more look."""
-
-    LIMIT = 100_000
-
-    def __init__(self) -> None:
-        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
-
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._keys
-
-    def add(self, key: tuple[str, str]) -> None:
-        self._keys[key] = None
-        self._keys.move_to_end(key)
-        if len(self._keys) > self.LIMIT:
-            self._keys.popitem(last=False)
-
-    def discard(self, key: tuple[str, str]) -> None:
-        self._keys.pop(key, None)
-
-
-_unwatched = _Unwatched()
-
-
-async def _send(app: rx.App, update: StateUpdate, tabs: set[str]) -> None:
-    """One update to each connected tab, wherever its socket lives (Reflex relays to the backend
-    process holding it)."""
-    namespace = app.event_namespace
-
-    async def to_tab(tab: str) -> None:
-        try:
-            if await namespace._token_manager.is_token_connected(tab):
-                await namespace.emit_update(update, tab)
-        except Exception as exc:  # a tab closing meanwhile
-            log.debug("could not reach tab %s: %s", tab, exc)
-
-    await asyncio.gather(*(to_tab(tab) for tab in tabs))
-
-
-async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *load_args) -> set[str]:
-    """Re-read one shared state if any tab has it linked and send those tabs the change; returns
-    them."""
-    key = (cls.__name__, ident)
-    if key in _unwatched:
-        return set()
-    delta = {}
-    token = BaseStateToken(ident=ident, cls=cls)
-    if isinstance(app.state_manager, StateManagerRedis):
-        async with app.modify_state(token) as root:  # Reflex fans the change out to the tabs
-            shared = await root.get_state(cls)
-            tabs = set(shared._linked_from)
-            if tabs:
-                shared._load(*load_args)
-    else:
-        tabs, delta = await _reload_once(app, cls, token, load_args)
-    if tabs:
-        _unwatched.discard(key)
-    else:
-        _unwatched.add(key)
-    if delta:
-        await _send(app, StateUpdate(delta=delta), tabs)
-    return tabs
-
-
-async def _reload_once(app: rx.App, cls: type[rx.SharedState], token: BaseStateToken, load_args) -> tuple[set[str], dict]:
-    """Re-read the shared state if any tab has it linked; returns those tabs and the state's delta."""
-    delta = {}
-    with app.set_contexts():
-        # The state manager's own modify_state: app.modify_state would start Reflex's per-tab fan-out.
-        async with app.state_manager.modify_state(token) as root:
-            shared = await root.get_state(cls)
-            tabs = set(shared._linked_from)
-            if tabs:  # nobody watching: a tab that opens later reads the database when it links
-                shared._load(*load_args)
-                # Only the shared state's part: the rest of this tree (router, hydration) is the
-                # shared token's own and would overwrite the tabs'.
-                name = shared.get_full_name()
-                delta = {key: values for key, values in (await root._get_resolved_delta()).items() if key == name}
-            root._clean()
-    return tabs, delta
-
-
-async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
-    """Re-read what changed once, into the shared states, and send the tabs the deltas."""
-    user = await asyncio.to_thread(auth.account, user_id)
-    if user is None:
-        return
-    if changes.queue:
-        await _reload_shared(app, QueueFeedState, feed_token(user_id), user)
-    for job_id in changes.job_ids:
-        await _reload_shared(app, JobFeedState, job_token(job_id), user, job_id)
-    if not changes.notifications:
-        return
-    tabs = await _reload_shared(app, NotificationFeedState, feed_token(user_id), user)
-    if not changes.announce:
-        return
-    # Toasts are per tab (each tab announces what it has not shown yet), so each tab is asked.
-    await _send(app, StateUpdate(events=Event.from_event_type(NotificationState.announce)), tabs)
-
-
-async def relay_changes(app: rx.App) -> None:
-    """Lifespan task: Redis change notices → the users' shared feeds. Reconnects if Redis drops.
-    With several backend processes, the one holding the relay lease does it."""
-    url = settings().redis_url
-    if not url:
-        log.error("REDIS_URL is not set: live updates are off")
-        return
-    while True:
-        try:
-            client = aioredis.Redis.from_url(url)
-            relay = Lease(client, "relay")  # one backend process relays; the others stand by
-            pubsub = client.pubsub()
-            await pubsub.psubscribe(CHANNEL_PREFIX + "*")
-            async for message in pubsub.listen():
-                if message["type"] != "pmessage":
-                    continue
-                pending = await _burst(pubsub, message)
-                if not await relay.hold():
-                    continue
-                for user_id, changes in pending.items():
-                    try:
-                        await _push(app, user_id, changes)
-                    except Exception:
-                        log.exception("live update for user %s failed", user_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("live updates lost Redis (%s); reconnecting", exc)
-            await asyncio.sleep(1)
-
-
-async def end_signed_out_tabs(app: rx.App) -> None:
-    """Lifespan task: tabs showing live feeds under a session that ended (signed out elsewhere,
-    password changed, expired) stop receiving them within SWEEP_SECONDS and are sent to sign in.
-    One query per sweep, over just the sessions that have such tabs (session_tabs.py)."""
-    while True:
-        await asyncio.sleep(SWEEP_SECONDS)
-        try:
-            await _cut_off_ended_sessions(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # Redis or the database away: the tabs' own next events re-check
-            log.warning("could not check the sessions of open tabs: %s", exc)
-
-
-async def _cut_off_ended_sessions(app: rx.App) -> None:
-    watched = await asyncio.to_thread(session_tabs.sessions)
-    if not watched:
-        return
-    shared_states = {cls.get_full_name(): cls for cls in rx.SharedState.__subclasses__()}
-    for session_id in await asyncio.to_thread(auth.ended_sessions, watched):
-        tabs = set()
-        for state_name, shared_token, tab in await asyncio.to_thread(session_tabs.take, session_id):
-            cls = shared_states.get(state_name)
-            if cls is None:
-                continue
-            with app.set_contexts():
-                async with app.state_manager.modify_state(BaseStateToken(ident=shared_token, cls=cls)) as root:
-                    (await root.get_state(cls))._linked_from.discard(tab)
-            tabs.add(tab)
-        await _send(app, StateUpdate(events=Event.from_event_type(rx.redirect("/login"))), tabs)
-
-
-@dataclass
-class _Changes:
-    job_ids: set[int] = field(default_factory=set)
-    queue: bool = False  # a job of the user, or the user's place in the queue, changed
-    notifications: bool = False  # a notification was added or read
-    announce: bool = False  # a notification was added: tabs toast it
-
-
-async def _burst(pubsub, first: dict) -> dict[int, _Changes]:
-    """`first` and the notices that follow it within COALESCE_SECONDS, by user: builds publish in
-    bursts, and one database read per user per burst is enough. The window is fixed, so a steady
-    stream of notices cannot hold the pushes back."""
-    pending: dict[int, _Changes] = {}
-    _collect(first, pending)
-    loop = asyncio.get_running_loop()
-    window_ends = loop.time() + COALESCE_SECONDS
-    while (left := window_ends - loop.time()) > 0:
-        more = await pubsub.get_message(timeout=left)
-        if more is None:
-            break
-        if more["type"] == "pmessage":
-            _collect(more, pending)
-    return pending
-
-
-def _collect(message: dict, pending: dict[int, _Changes]) -> None:
-    try:
-        data = json.loads(message["data"])
-        user_id = int(data["userId"])
-    except (ValueError, KeyError, TypeError):
-        return
-    changes = pending.setdefault(user_id, _Changes())
-    kind, job_id = data.get("type"), data.get("jobId")
-    if job_id:
-        changes.job_ids.add(int(job_id))
-    if kind == "watch":  # every process keeps its list right, should it take the relay over
-        for key in ((QueueFeedState.__name__, feed_token(user_id)), (NotificationFeedState.__name__, feed_token(user_id)),
-                    *([(JobFeedState.__name__, job_token(int(job_id)))] if job_id else [])):
-            _unwatched.discard(key)
-    changes.queue |= kind in ("job_update", "queue", "watch")
-    changes.notifications |= kind in ("notification", "notification_read", "watch")
-    changes.announce |= kind == "notification"
