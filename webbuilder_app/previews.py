@@ -12,8 +12,8 @@ from starlette.responses import PlainTextResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from workers.build.site_collector import left_out
 from workers.config import settings
+from workers.services import sites
 
 SLUG_RE = re.compile(r"^[a-f0-9]{20}$")
 
@@ -42,9 +42,8 @@ def _slug_from_host(scope: Scope) -> str | None:
 def _hidden(path: str) -> bool:
     """Dot-paths (`/.env`, `/.git/config`, `/a/../b`) are not served, whatever is on disk (sites
     published before dotfiles were left out hold some), except under the top-level `/.well-known/`:
-    the rule publishing follows (workers.build.site_collector.left_out)."""
-    parts = tuple(part for part in path.split("/") if part)
-    return any(left_out(parts[: depth + 1]) == "dotfile" for depth in range(len(parts)))
+    the rule publishing follows (workers.services.sites.hidden)."""
+    return sites.hidden([part for part in path.split("/") if part])
 
 
 def with_previews(app: ASGIApp) -> ASGIApp:

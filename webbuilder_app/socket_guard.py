@@ -23,7 +23,6 @@ from reflex_base.constants.event import Endpoint
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from workers.accounts.sessions import COOKIE_NAME
 from workers.services import auth
 
 SESSION_HEADER = "x-webbuilder-session"
@@ -39,7 +38,7 @@ def session_cookie(headers: list[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name == b"cookie":
             try:
-                morsel = SimpleCookie(value.decode("latin-1")).get(COOKIE_NAME)
+                morsel = SimpleCookie(value.decode("latin-1")).get(auth.COOKIE_NAME)
             except CookieError:
                 continue
             if morsel is not None:

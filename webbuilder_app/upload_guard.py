@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workers.config import settings
-from workers.jobs.intake import UploadTooLarge, request_limit
+from workers.errors import UploadTooLarge
+from workers.services.builds import upload_request_limit
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -29,7 +30,7 @@ def _refusal(scope: Scope) -> JSONResponse | None:
     declared = _declared_length(scope)
     if declared is None:
         return JSONResponse({"success": False, "message": "the upload must declare its Content-Length"}, status_code=411)
-    if declared > request_limit():
+    if declared > upload_request_limit():
         return JSONResponse({"success": False, "message": str(UploadTooLarge(settings().max_upload_mb))}, status_code=413)
     return None
 

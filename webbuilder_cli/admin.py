@@ -6,20 +6,19 @@ schema up to date first."""
 from __future__ import annotations
 
 from workers.services import auth
-from workers.store.db import migrate
 
 
 def create_user(username: str, password: str, *, is_admin: bool) -> int:
-    migrate()
+    auth.prepare_database()
     return auth.create_user(username, password, is_admin=is_admin).id
 
 
 def create_token(username: str, name: str) -> str:
-    migrate()
+    auth.prepare_database()
     return auth.create_api_token_for(username, name)
 
 
 def reset_password(username: str, password: str) -> int:
     """Returns how many sign-in sessions ended."""
-    migrate()
+    auth.prepare_database()
     return auth.reset_password(username, password)

@@ -138,7 +138,7 @@ def cmd_job_action(client: ApiClient, args: argparse.Namespace) -> int:
 
 def cmd_admin(args: argparse.Namespace) -> int:
     from webbuilder_cli import admin  # imports the engine and the database driver
-    from workers.accounts.users import AccountError
+    from workers.errors import UserError
 
     try:
         if args.admin_command in ("create-user", "reset-password"):
@@ -151,7 +151,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
             err.print(f"password of {args.username} changed; {ended} sign-in session(s) ended")
         else:
             out.print(admin.create_token(args.username, args.name))
-    except AccountError as exc:
+    except UserError as exc:
         err.print(f"error: {exc}", markup=False)
         return 1
     return 0

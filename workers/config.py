@@ -91,6 +91,12 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
+# The app's page whose button confirms an email address (the emailed link leads there).
+VERIFY_EMAIL_PATH = "/verify-email"
+# /jobs/{id}?retry=1: the job page asks "Retry this build?" (where a failed build's notice leads).
+RETRY_QUERY_PARAM = "retry"
+
+
 @dataclass(frozen=True)
 class Settings:
     port: int

@@ -118,19 +118,22 @@ def test_stream_refusals(live_api):
 
 def test_streams_waiting_for_the_same_entry_share_one_database_read(monkeypatch):
     from webbuilder_app.api import stream
+    from workers.services import streams
+    from workers.store.models import User
 
     reads, release = [], threading.Event()
+    user = User(id=7, username="seven", password_hash="x")
 
-    def slow_read(user_id: int, change: str, job_id: int | None) -> list:
-        reads.append((user_id, change, job_id))
+    def slow_read(user: User, change: str, job_id: int | None) -> list:
+        reads.append((user.id, change, job_id))
         release.wait(timeout=10)
         return [("notification", {"type": "notification", "unreadCount": len(reads)})]
 
-    monkeypatch.setattr(stream, "_payloads", slow_read)
+    monkeypatch.setattr(streams, "payloads", slow_read)
 
     async def ten_tabs_and_a_newer_entry():
-        tabs = [asyncio.create_task(stream.shared_payloads(7, "notification", None, "5-0")) for _ in range(10)]
-        newer = asyncio.create_task(stream.shared_payloads(7, "notification", None, "6-0"))
+        tabs = [asyncio.create_task(stream.shared_payloads(user, "notification", None, "5-0")) for _ in range(10)]
+        newer = asyncio.create_task(stream.shared_payloads(user, "notification", None, "6-0"))
         await asyncio.to_thread(wait_for, lambda: len(reads) == 2, 5, what="both reads to start")
         tabs[0].cancel()  # a tab closing meanwhile does not cancel the read the others wait for
         release.set()

@@ -40,7 +40,7 @@ def test_add_a_webhook_see_its_secret_and_send_a_test(app, page, receiver):
 def confirmed(app) -> str:
     return app.run_python(
         "from workers import accounts; from workers.store.db import session_scope\n"
-        "with session_scope() as s: print(accounts.email_verified(accounts.find_user(s, 'confirm-e2e')))"
+        "with session_scope() as s: print(accounts.find_user(s, 'confirm-e2e').email_confirmed)"
     ).strip()
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from workers.build.archive import ArchiveError, ArchiveLimits, detect_project, extract_zip, strip_common_root, write_files
+from workers.build.archive import ArchiveLimits, detect_project, extract_zip, strip_common_root, write_files
+from workers.errors import UserError
 
 MIB = 1024 * 1024
 
@@ -48,8 +49,8 @@ class Sandbox:
         assert list(self.outside.iterdir()) == []
         assert {p.name for p in self.root.iterdir()} <= {"upload.zip", "dest", "outside"}
 
-    def assert_refused(self, call, status: int, *fragments: str) -> ArchiveError:
-        with pytest.raises(ArchiveError) as caught:
+    def assert_refused(self, call, status: int, *fragments: str) -> UserError:
+        with pytest.raises(UserError) as caught:
             call()
         error = caught.value
         assert error.status == status, str(error)
@@ -61,7 +62,7 @@ class Sandbox:
 
     def refuse_zip(
         self, status: int, *fragments: str, limits: ArchiveLimits = ArchiveLimits()
-    ) -> ArchiveError:
+    ) -> UserError:
         return self.assert_refused(partial(extract_zip, self.upload, self.dest, limits), status, *fragments)
 
 
@@ -126,8 +127,8 @@ PROJECT = [
 
 
 def test_archive_error_carries_a_status_and_defaults_to_400() -> None:
-    assert ArchiveError("bad entry").status == 400
-    error = ArchiveError("too big", status=413)
+    assert UserError("bad entry").status == 400
+    error = UserError("too big", status=413)
     assert (error.status, str(error)) == (413, "too big")
     assert isinstance(error, ValueError)
 
@@ -198,7 +199,7 @@ def test_destination_must_be_empty_and_is_left_untouched(box: Sandbox) -> None:
     with pytest.raises(ValueError, match="must be an empty directory") as caught:
         extract_zip(box.upload, box.dest)
 
-    assert not isinstance(caught.value, ArchiveError)  # a caller bug, not the user's
+    assert not isinstance(caught.value, UserError)  # a caller bug, not the user's
     assert [p.name for p in box.dest.iterdir()] == ["keep.txt"]
 
 
@@ -630,7 +631,7 @@ def test_detect_project_with_neither(tmp_path: Path) -> None:
     (tmp_path / "my-site").mkdir()
     (tmp_path / "my-site" / "index.html").write_text("<p>")
 
-    with pytest.raises(ArchiveError) as caught:
+    with pytest.raises(UserError) as caught:
         detect_project(tmp_path)
 
     assert caught.value.status == 422
@@ -653,7 +654,7 @@ def test_detect_project_with_neither(tmp_path: Path) -> None:
 def test_detect_project_with_broken_package_json(tmp_path: Path, content: bytes, fragments) -> None:
     (tmp_path / "package.json").write_bytes(content)
 
-    with pytest.raises(ArchiveError) as caught:
+    with pytest.raises(UserError) as caught:
         detect_project(tmp_path)
 
     assert caught.value.status == 422

@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import auth, sign_up
 from tests.conftest import free_port
 from tests.helpers import make_user
+from workers.errors import UserError
 from workers.net import egress
 from workers.notify import deliveries, webhooks
 from workers.store.db import session_scope
@@ -193,10 +194,10 @@ def test_every_spelling_of_a_non_public_host_is_refused_when_the_webhook_is_adde
         ("https://mixed.example.com/", "mixed.example.com resolves to 10.0.0.7, which is not a public address (private)"),
         ("https://cgnat.example.com/", "cgnat.example.com resolves to 100.64.3.4, which is not a public address (CGNAT)"),
     ):
-        with pytest.raises(webhooks.WebhookError) as refused:
+        with pytest.raises(UserError) as refused:
             add_webhook(user, url)
         assert (refused.value.status, str(refused.value)) == (422, f"{REFUSED}{says}."), url
-    with pytest.raises(webhooks.WebhookError, match="^That is not a valid URL.$"):  # octal: unreadable to the HTTP client
+    with pytest.raises(UserError, match="^That is not a valid URL.$"):  # octal: unreadable to the HTTP client
         add_webhook(user, "http://0177.0.0.1/")
     assert stored_urls(user) == []
     # Addresses are never sent to DNS, whatever their spelling; "localhost" is refused by its name.

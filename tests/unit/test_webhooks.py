@@ -15,6 +15,7 @@ from tests.projects import static_site
 from tests.webhook_receiver import readme_verify
 from workers.accounts import users as accounts
 from workers.config import settings
+from workers.errors import UserError
 from workers.notify import deliveries, webhooks
 from workers.store.db import session_scope
 from workers.store.models import WebhookDelivery, utcnow
@@ -130,7 +131,7 @@ def test_urls_other_than_http_are_refused(env):
     user = make_user()
     for url in ("ftp://example.com/hook", "file:///etc/passwd", "javascript:alert(1)", "example.com/hook",
                 "http://", "https://exa mple.com/", "http://example.com:port/", "gopher://127.0.0.1:6379/_FLUSHALL"):
-        with pytest.raises(webhooks.WebhookError) as refused:
+        with pytest.raises(UserError) as refused:
             add_webhook(user, url)
         assert refused.value.status == 422, url
     with session_scope() as session:

@@ -7,9 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from workers.accounts.sessions import COOKIE_NAME
 from workers.config import settings
-from workers.net.client_address import client_address
 from workers.services import auth
 from workers.store.models import User
 
@@ -53,7 +51,7 @@ def client_of(request: Request) -> str:
     """The address the sign-in limits count by (see workers/client_address.py)."""
     peer = request.client.host if request.client else ""
     forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
-    return client_address(peer, forwarded_for, settings().trusted_proxies)
+    return auth.client_of(peer, forwarded_for)
 
 
 def _label(request: Request) -> str:
@@ -124,17 +122,17 @@ def enter_session(body: HandoffCode) -> Response:
     if token is None:
         return JSONResponse({"success": False, "message": "That sign-in expired; sign in again."}, status_code=401)
     response = Response(status_code=204)
-    response.set_cookie(COOKIE_NAME, token, max_age=int(settings().session_days * 86400), **_cookie_args())
+    response.set_cookie(auth.COOKIE_NAME, token, max_age=int(settings().session_days * 86400), **_cookie_args())
     return response
 
 
 @router.delete("/session", status_code=204, response_class=Response)
 def leave_session(request: Request) -> Response:
     """Sign the browser out: end the cookie's session and drop the cookie."""
-    if cookie := request.cookies.get(COOKIE_NAME):
+    if cookie := request.cookies.get(auth.COOKIE_NAME):
         auth.sign_out(cookie)
     response = Response(status_code=204)
-    response.delete_cookie(COOKIE_NAME, **_cookie_args())
+    response.delete_cookie(auth.COOKIE_NAME, **_cookie_args())
     return response
 
 

@@ -5,9 +5,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.datastructures import UploadFile
 
-from workers.build.archive import ArchiveError
 from workers.config import settings
-from workers.jobs import intake
+from workers.errors import UploadTooLarge, UserError
 from workers.services import builds, notifications
 from workers.store.models import User
 
@@ -51,11 +50,11 @@ async def _limited_form(request: Request):
     """Parse the multipart body while counting bytes: refuse past the limit without reading on."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise ArchiveError("Send the upload as multipart/form-data with the project in 'files'.", 415)
-    limit = intake.request_limit()
+        raise UserError("Send the upload as multipart/form-data with the project in 'files'.", 415)
+    limit = builds.upload_request_limit()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise intake.UploadTooLarge(settings().max_upload_mb)
+        raise UploadTooLarge(settings().max_upload_mb)
     received = 0
     receive = request.receive
 
@@ -64,7 +63,7 @@ async def _limited_form(request: Request):
         message = await receive()
         received += len(message.get("body", b""))
         if received > limit:
-            raise intake.UploadTooLarge(settings().max_upload_mb)
+            raise UploadTooLarge(settings().max_upload_mb)
         return message
 
     return await Request(request.scope, counting_receive).form(max_files=20_000, max_fields=50)
@@ -72,7 +71,7 @@ async def _limited_form(request: Request):
 
 def _check_archive_type(uploads: list[UploadFile]) -> None:
     if len(uploads) == 1 and (uploads[0].filename or "").lower().endswith(UNSUPPORTED_ARCHIVES):
-        raise ArchiveError("Only .zip archives are accepted; zip the project folder, or upload the folder itself.", 415)
+        raise UserError("Only .zip archives are accepted; zip the project folder, or upload the folder itself.", 415)
 
 
 @router.post(
@@ -88,7 +87,7 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
     try:
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not uploads:
-            raise ArchiveError("send the project as 'files': one .zip, or the files of a folder")
+            raise UserError("send the project as 'files': one .zip, or the files of a folder")
         _check_archive_type(uploads)
         name = str(form.get("name") or "")
         files = [(f.filename or "", f.file) for f in uploads]

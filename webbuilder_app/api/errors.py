@@ -8,10 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from workers.accounts.users import AccountError
-from workers.build.archive import ArchiveError
-from workers.jobs.lifecycle import JobError
-from workers.notify.webhooks import WebhookError
+from workers.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +18,10 @@ def error_body(status: int, message: str, headers: dict[str, str] | None = None)
 
 
 def install(api: FastAPI) -> None:
-    @api.exception_handler(AccountError)
-    @api.exception_handler(ArchiveError)
-    @api.exception_handler(JobError)
-    @api.exception_handler(WebhookError)
+    @api.exception_handler(UserError)
+    @api.exception_handler(UserError)
+    @api.exception_handler(UserError)
+    @api.exception_handler(UserError)
     async def _domain_error(_request: Request, exc) -> JSONResponse:
         retry_after = getattr(exc, "retry_after", None)
         return error_body(exc.status, str(exc), {"Retry-After": str(retry_after)} if retry_after else None)

@@ -4,22 +4,19 @@ in WEBBUILDER_METRICS_ALLOW (behind a trusted proxy, the forwarded client's addr
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from workers.config import settings
-from workers.net.client_address import in_networks
-from workers.ops.metrics import BuildCollector
-from workers.services import auth
+from workers.services import auth, ops
 
 from .auth import Credential, bearer_token, client_of
 from .schemas import errors
 
 router = APIRouter(tags=["meta"])
 _registry = CollectorRegistry()
-_registry.register(BuildCollector())
+_registry.register(ops.BuildCollector())
 
 
 def _may_read(request: Request, token: str | None) -> None:
     """Raises 401 (no admin token, from an address not allowed) or 403 (a token, not an admin's)."""
-    if in_networks(client_of(request), settings().metrics_allow):
+    if ops.metrics_open_to(client_of(request)):
         return
     user = auth.user_for_token(token)
     if user is None:

@@ -1,6 +1,6 @@
 """`GET /api/website-builder/user/queue/stream`: the user's changes as Server-Sent Events.
 
-Every change notice (workers/events.publish) is also appended to a capped per-user Redis stream. This
+Every change notice (workers/store/events.py) is also appended to a capped per-user Redis stream. This
 endpoint reads that stream with a blocking XREAD, so an event goes out as soon as the notice lands,
 and each event carries the stream entry id as its SSE `id`. A client that reconnects with
 `Last-Event-ID` is replayed everything after that id. Notices only name what changed: the body of
@@ -25,12 +25,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from workers.config import settings
-from workers.jobs import lifecycle as jobs
-from workers.jobs import quotas
-from workers.notify import bell
-from workers.services import auth
-from workers.store import events
-from workers.store.db import session_scope
+from workers.errors import UserError
+from workers.services import auth, streams
 from workers.store.models import User
 
 from .auth import Credential, current_user
@@ -45,7 +41,7 @@ RECONNECT_MS = 2000
 SESSION_CHECK_SECONDS = 2.0
 
 
-class StreamUnavailable(jobs.JobError):
+class StreamUnavailable(UserError):
     def __init__(self, reason: str):
         super().__init__(f"Live updates are unavailable right now ({reason}); poll /user/queue instead.", 503)
 
@@ -107,46 +103,28 @@ def _changes(entries: list) -> list[tuple[str, int | None, str]]:
     return [(event, job_id, entry_id) for (event, job_id), entry_id in latest.items()]
 
 
-def _payloads(user_id: int, change: str, job_id: int | None) -> list[tuple[str, dict]]:
-    """The SSE events (name, data) for one change, read from the database."""
-    with session_scope() as session:
-        if change == "job_update":
-            try:
-                view = jobs.job_detail(session, user_id, job_id)
-            except jobs.JobError:
-                return []
-            view.pop("logs", None)
-            return [("job_update", {"type": "job_update", "job": view})]
-        if change == "queue":
-            active = jobs.user_queue(session, user_id)["activeJobs"]
-            return [("job_update", {"type": "job_update", "job": view}) for view in active]
-        notes = bell.notifications(session, user_id, limit=1)
-        latest = notes["notifications"][0] if notes["notifications"] else None
-        return [("notification", {"type": "notification", "unreadCount": notes["unreadCount"], "latest": latest})]
-
-
 _reads_in_flight: dict[tuple[int, str, int | None, str], asyncio.Future] = {}
 
 
-async def shared_payloads(user_id: int, change: str, job_id: int | None, entry_id: str) -> list[tuple[str, dict]]:
-    """`_payloads` of one stream entry, read once for every stream of the user that is waiting for it:
+async def shared_payloads(user: User, change: str, job_id: int | None, entry_id: str) -> list[tuple[str, dict]]:
+    """`streams.payloads` of one stream entry, read once for every stream of the user that is waiting for it:
     with ten tabs open a change costs one database read, not ten (bench.sse_load, 200 streams: the web
     process used ~45 % less CPU). A read that starts after the entry was read from Redis sees every
     change up to that entry, whoever started it; it is shielded, so a stream that closes meanwhile does
     not cancel it for the others."""
-    key = (user_id, change, job_id, entry_id)
+    key = (user.id, change, job_id, entry_id)
     read = _reads_in_flight.get(key)
     if read is None:
-        read = asyncio.ensure_future(run_in_threadpool(_payloads, user_id, change, job_id))
+        read = asyncio.ensure_future(run_in_threadpool(streams.payloads, user, change, job_id))
         _reads_in_flight[key] = read
         read.add_done_callback(lambda _: _reads_in_flight.pop(key, None))
     return await asyncio.shield(read)
 
 
 async def _events(
-    client: aioredis.Redis, user_id: int, token: str, cursor: str, trimmed: bool, lease: quotas.StreamLease
+    client: aioredis.Redis, user: User, token: str, cursor: str, trimmed: bool, lease: streams.StreamLease
 ) -> AsyncIterator[str]:
-    key = events.user_stream(user_id)
+    key = streams.notice_stream(user)
     loop = asyncio.get_running_loop()
     heartbeat_due = loop.time() + heartbeat_seconds()
     session_checked = loop.time()
@@ -171,13 +149,13 @@ async def _events(
                 continue
             entries = batch[0][1]
             for change, job_id, entry_id in _changes(entries):
-                for event, data in await shared_payloads(user_id, change, job_id, entry_id):
+                for event, data in await shared_payloads(user, change, job_id, entry_id):
                     yield sse(event, entry_id, data)
             cursor = entries[-1][0].decode()
     except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
         # Redis went away: end the stream; the client reconnects (`retry:`) with its Last-Event-ID
         # and is told to resync if what it missed is gone.
-        log.warning("event stream of user %s lost Redis: %s", user_id, exc)
+        log.warning("event stream of user %s lost Redis: %s", user.id, exc)
     finally:
         await lease.release()
         await client.aclose()
@@ -205,22 +183,22 @@ async def queue_stream(
     if last_event_id is not None:
         last_event_id = last_event_id.strip()
         if not EVENT_ID_RE.match(last_event_id):
-            raise jobs.JobError("Last-Event-ID must be an id this stream sent, like 1718000000000-0.", 400)
+            raise UserError("Last-Event-ID must be an id this stream sent, like 1718000000000-0.", 400)
     url = settings().redis_url
     if not url:
         raise StreamUnavailable("no Redis configured")
     client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
     try:
-        cursor, trimmed = await _start(client, events.user_stream(user.id), last_event_id)
-        lease = await quotas.open_stream(client, user)  # 429 past the user's open streams
-    except quotas.QuotaExceeded:
+        cursor, trimmed = await _start(client, streams.notice_stream(user), last_event_id)
+        lease = await streams.open_stream(client, user)  # 429 past the user's open streams
+    except UserError:
         await client.aclose()
         raise
     except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
         await client.aclose()
         raise StreamUnavailable(str(exc)) from exc
     return StreamingResponse(
-        _events(client, user.id, credentials.credentials, cursor, trimmed, lease),
+        _events(client, user, credentials.credentials, cursor, trimmed, lease),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

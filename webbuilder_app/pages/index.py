@@ -9,7 +9,7 @@ from webbuilder_app.state.auth import AuthState
 from webbuilder_app.state.feed import QueueFeedState
 from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
 from webbuilder_app.state.usage import UsageState
-from workers.jobs.lifecycle import MAX_PRIORITY
+from workers.services.builds import MAX_PRIORITY
 
 
 def priority_field() -> rx.Component:

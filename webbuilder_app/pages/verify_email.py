@@ -3,7 +3,7 @@
 import reflex as rx
 
 from webbuilder_app.state.verify_email import VerifyEmailState
-from workers.notify.mailer import VERIFY_PATH
+from workers.config import VERIFY_EMAIL_PATH
 
 
 def _asking() -> rx.Component:
@@ -28,7 +28,7 @@ def _outcome() -> rx.Component:
     )
 
 
-@rx.page(route=VERIFY_PATH, title="Confirm your email · webbuilder", on_load=VerifyEmailState.load)
+@rx.page(route=VERIFY_EMAIL_PATH, title="Confirm your email · webbuilder", on_load=VerifyEmailState.load)
 def verify_email() -> rx.Component:
     return rx.center(
         rx.card(

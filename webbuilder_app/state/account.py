@@ -4,7 +4,7 @@ from typing import Any
 
 import reflex as rx
 
-from workers.accounts.users import AccountError
+from workers.errors import UserError
 from workers.services import auth
 from workers.store.models import User
 
@@ -34,7 +34,7 @@ class AccountState(rx.State):
             return rx.redirect("/login")
         try:
             auth.end_session(user, session_id)
-        except AccountError as exc:
+        except UserError as exc:
             return rx.toast.error(str(exc))
         if session_id == current:
             return leave_session()
@@ -59,7 +59,7 @@ class AccountState(rx.State):
             return None
         try:
             ended = auth.change_password(user, form.get("current_password", ""), form.get("new_password", ""), keep_session=current)
-        except AccountError as exc:
+        except UserError as exc:
             self.password_error = str(exc)
             return None
         self.password_error = ""

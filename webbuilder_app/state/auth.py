@@ -13,9 +13,7 @@ import json
 import reflex as rx
 
 from webbuilder_app.socket_guard import SESSION_HEADER
-from workers.accounts.users import AccountError
-from workers.config import settings
-from workers.net.client_address import client_address
+from workers.errors import UserError
 from workers.services import auth
 from workers.store.models import User
 
@@ -59,7 +57,7 @@ class AuthState(rx.State):
         """Who is signing in, for the login throttle: behind a trusted proxy, the client it forwards
         (Reflex's own client_ip is the connecting peer while its trusted_proxy_hops stays 0)."""
         forwarded_for = self.router.headers.raw_headers.get("x-forwarded-for", "")
-        return client_address(self.router.session.client_ip, forwarded_for, settings().trusted_proxies)
+        return auth.client_of(self.router.session.client_ip, forwarded_for)
 
     def _client_label(self) -> str:
         """What the Account page shows for the session: the browser and its address."""
@@ -81,7 +79,7 @@ class AuthState(rx.State):
             code = await asyncio.to_thread(
                 use_case, form.get("username", ""), form.get("password", ""), client=self._client(), label=self._client_label()
             )
-        except AccountError as exc:
+        except UserError as exc:
             self.auth_error = str(exc)
             return None
         self.auth_error = ""

@@ -11,8 +11,7 @@ import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
 from webbuilder_app.components.shown_once import reveal
-from workers.accounts.users import AccountError
-from workers.notify.webhooks import WebhookError
+from workers.errors import UserError
 from workers.services import settings as email_settings
 from workers.services import webhooks
 from workers.store.models import User
@@ -73,7 +72,7 @@ class IntegrationsState(rx.State):
         try:
             # Off the event loop: the URL's host is looked up (up to 10 s) to refuse private addresses.
             _view, secret = await run_in_threadpool(webhooks.create, user, form.get("url", ""))
-        except WebhookError as exc:
+        except UserError as exc:
             self.webhook_error, self.secret_shown = str(exc), False
             return None
         self.webhook_error, self.secret_shown = "", True
@@ -87,7 +86,7 @@ class IntegrationsState(rx.State):
             return rx.redirect("/login")
         try:
             webhooks.set_enabled(user, webhook_id, bool(enabled))
-        except WebhookError as exc:
+        except UserError as exc:
             return rx.toast.error(str(exc))
         self._reload(user)
 
@@ -98,7 +97,7 @@ class IntegrationsState(rx.State):
             return rx.redirect("/login")
         try:
             webhooks.delete(user, webhook_id)
-        except WebhookError as exc:
+        except UserError as exc:
             return rx.toast.error(str(exc))
         self.secret_shown = False
         self._reload(user)
@@ -112,7 +111,7 @@ class IntegrationsState(rx.State):
         try:
             # Waits for the receiver (up to 10 s) off the event loop.
             sent = await run_in_threadpool(webhooks.send_test, user, webhook_id)
-        except WebhookError as exc:
+        except UserError as exc:
             return rx.toast.error(str(exc))
         self._reload(user)
         if sent["status"] == "delivered":
@@ -135,7 +134,7 @@ class IntegrationsState(rx.State):
         try:
             # A new address is mailed its confirmation link (an SMTP exchange): off the event loop.
             current = await run_in_threadpool(email_settings.set_notification_settings, user, self.email, self.email_notifications)
-        except AccountError as exc:
+        except UserError as exc:
             self.email_error = str(exc)
             self._show_email_status(email_settings.notification_settings(user))  # e.g. saved, but the link not sent
             return None
@@ -153,7 +152,7 @@ class IntegrationsState(rx.State):
             return rx.redirect("/login")
         try:
             current = await run_in_threadpool(email_settings.resend_verification, user)
-        except AccountError as exc:
+        except UserError as exc:
             return rx.toast.error(str(exc))
         self._show_email_status(current)
         return rx.toast.success(f"A new confirmation link is on its way to {current['email']}.")

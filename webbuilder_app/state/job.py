@@ -4,12 +4,10 @@ from typing import Any
 
 import reflex as rx
 
-from workers.jobs import lifecycle as jobs
-from workers.notify import bell
-from workers.services import builds
-from workers.store import events
+from workers.config import RETRY_QUERY_PARAM
+from workers.errors import UserError
+from workers.services import builds, live
 from workers.store.models import ACTIVE_STATUSES, RETRYABLE_STATUSES, User
-from workers.store.server_secret import keyed_name
 
 from .ansi import segments
 from .auth import AuthState
@@ -42,12 +40,12 @@ def read_job(user: User, job_id: int) -> dict | None:
     """The job with its log, as its owner sees it; None for someone else's job or no job."""
     try:
         return builds.job_detail(user, job_id)
-    except jobs.JobError:
+    except UserError:
         return None
 
 
 def job_token(job_id: int) -> str:
-    return keyed_name("job-feed", job_id)
+    return live.job_feed_name(job_id)
 
 
 class JobFeedState(rx.SharedState):
@@ -80,7 +78,7 @@ class JobFeedState(rx.SharedState):
 
 def offers_retry(detail: dict | None, query: dict) -> bool:
     """Opened from a failed build's notification (`?retry=1`) and the job can still be retried."""
-    return detail is not None and detail["status"] in RETRYABLE_STATUSES and query.get(bell.RETRY_PARAM) == "1"
+    return detail is not None and detail["status"] in RETRYABLE_STATUSES and query.get(RETRY_QUERY_PARAM) == "1"
 
 
 class JobState(rx.State):
@@ -109,7 +107,7 @@ class JobState(rx.State):
         if detail is not None:
             feed = await link_for_session(feed, job_token(self.viewing_id))
             feed._show(detail)
-            events.watching(user.id, self.viewing_id)
+            live.watching(user.id, self.viewing_id)
         elif feed._linked_to:
             return await feed._unlink()  # stop receiving a job this user cannot see
 
@@ -120,7 +118,7 @@ class JobState(rx.State):
             return rx.redirect("/login")
         try:
             builds.cancel(user, job_id)
-        except jobs.JobError as exc:
+        except UserError as exc:
             return rx.toast.error("Could not cancel", description=str(exc))
         return rx.toast.info("Cancelling…")
 
@@ -131,7 +129,7 @@ class JobState(rx.State):
             return rx.redirect("/login")
         try:
             new_job = builds.retry(user, job_id)
-        except jobs.JobError as exc:
+        except UserError as exc:
             return rx.toast.error("Could not retry", description=str(exc))
         return [rx.toast.success("Retry queued"), rx.redirect(f"/jobs/{new_job.id}")]
 
@@ -148,6 +146,6 @@ class JobState(rx.State):
             return rx.redirect("/login")
         try:
             text = builds.full_log(user, job_id)
-        except jobs.JobError as exc:
+        except UserError as exc:
             return rx.toast.error("Could not read the log", description=str(exc))
         return rx.download(data=text, filename=f"job-{job_id}.log")

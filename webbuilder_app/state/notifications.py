@@ -4,7 +4,7 @@ import json
 
 import reflex as rx
 
-from workers.jobs import lifecycle as jobs
+from workers.errors import UserError
 from workers.services import notifications
 from workers.store.models import User
 
@@ -64,7 +64,7 @@ class NotificationState(rx.State):
             return rx.redirect("/login")
         try:
             target = notifications.open_notification(user, notification_id)
-        except jobs.JobError:
+        except UserError:
             return rx.toast.error("That notification no longer exists.")
         if target:
             return rx.redirect(target, is_external=target.startswith("http"))

@@ -4,9 +4,8 @@ from typing import Any
 
 import reflex as rx
 
-from workers.ops import dashboard as ops
-from workers.queue import scheduler
-from workers.store.db import session_scope
+from workers.errors import UserError
+from workers.services import ops
 
 from .auth import AuthState
 
@@ -45,45 +44,40 @@ class OpsState(rx.State):
         self.checked = True
         return self.allowed
 
-    def _read(self) -> None:
-        with session_scope() as session:
-            self.jobs = ops.active_jobs(session)
-            stats = ops.history(session, self.window)
-        self.users = ops.per_user(self.jobs)
+    async def _read(self) -> None:
+        view = ops.dashboard_view((await self.get_state(AuthState))._signed_in_user(), self.window)
+        self.jobs, self.users, self.host, self.paused, self.workers = (
+            view["jobs"], view["users"], view["host"], view["paused"], view["workers"])
+        stats = view["stats"]
         self.buckets = stats["buckets"]
         self.cache_hit_percent = _percent_var(stats["cacheHitPercent"])
         self.cache_lookups = stats["cacheLookups"]
         self.build_cache_hit_percent = _percent_var(stats["buildCacheHitPercent"])
         self.builds_finished = stats["buildsFinished"]
-        self.host = ops.host_load()
-        self.paused = scheduler.dispatching_paused()
-        try:
-            self.workers = ops.workers_alive()
-        except Exception:  # Redis unreachable: say so through an empty list rather than fail the page
-            self.workers = []
 
     @rx.event
     async def load(self):
         if await self._is_admin():
-            self._read()
+            await self._read()
         elif (await self.get_state(AuthState))._signed_in_user() is None:
             return rx.redirect("/login")
 
     @rx.event
     async def refresh(self, _tick: Any = None):
         if await self._is_admin():
-            self._read()
+            await self._read()
 
     @rx.event
     async def set_window(self, window: str | list[str]):
         if isinstance(window, str) and window in ops.WINDOWS and await self._is_admin():
             self.window = window
-            self._read()
+            await self._read()
 
     @rx.event
     async def toggle_paused(self):
-        if not await self._is_admin():
+        try:
+            ops.toggle_paused((await self.get_state(AuthState))._signed_in_user())
+        except UserError:
             return rx.toast.error("Only admins can pause dispatching.")
-        scheduler.set_paused(not scheduler.dispatching_paused())
-        self._read()
+        await self._read()
         return rx.toast.info("Dispatching paused: running builds carry on, nothing new starts." if self.paused else "Dispatching resumed.")

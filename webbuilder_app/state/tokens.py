@@ -10,7 +10,7 @@ from typing import Any
 import reflex as rx
 
 from webbuilder_app.components.shown_once import reveal
-from workers.accounts.users import AccountError
+from workers.errors import UserError
 from workers.services import auth
 from workers.store.models import User
 
@@ -40,7 +40,7 @@ class TokensState(rx.State):
             return rx.redirect("/login")
         try:
             _view, plain = auth.create_api_token(user, form.get("name", ""))
-        except AccountError as exc:
+        except UserError as exc:
             self.token_error, self.token_shown = str(exc), False
             return None
         self.token_error, self.token_shown = "", True
@@ -54,7 +54,7 @@ class TokensState(rx.State):
             return rx.redirect("/login")
         try:
             auth.revoke_api_token(user, token_id)
-        except AccountError as exc:
+        except UserError as exc:
             return rx.toast.error(str(exc))
         self.tokens = auth.list_api_tokens(user)
         return rx.toast.info("Token revoked; it stops working at once.")

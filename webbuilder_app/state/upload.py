@@ -3,9 +3,8 @@
 import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
-from workers.build.archive import ArchiveError
 from workers.config import settings
-from workers.jobs.lifecycle import JobError
+from workers.errors import UserError
 from workers.services import builds
 
 from .auth import AuthState
@@ -75,7 +74,7 @@ class UploadState(rx.State):
         named = [((f.path.as_posix() if f.path else f.filename) or "", f.file) for f in files]
         try:
             submitted = await run_in_threadpool(builds.upload, user, self.site_name, named, self.priority)
-        except (ArchiveError, JobError) as exc:
+        except (UserError, UserError) as exc:
             self.uploading, self.upload_error = False, f"Upload refused: {exc}"
             return [rx.toast.error("Upload refused", description=str(exc)), rx.clear_selected_files(UPLOAD_ID)]
         self.site_name, self.uploading = "", False

@@ -3,8 +3,8 @@
 import reflex as rx
 from fastapi.concurrency import run_in_threadpool
 
-from workers.jobs.quotas import human_bytes
 from workers.services import usage
+from workers.services.usage import human_bytes
 
 from .auth import AuthState
 

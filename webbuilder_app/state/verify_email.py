@@ -5,7 +5,7 @@ proof, and it confirms only the address it was mailed to."""
 
 import reflex as rx
 
-from workers.accounts.users import AccountError
+from workers.errors import UserError
 from workers.services import settings as email_settings
 
 
@@ -22,14 +22,14 @@ class VerifyEmailState(rx.State):
         self.address, self.confirmed, self.problem = "", False, ""
         try:
             self.address = email_settings.address_to_confirm(self._code())
-        except AccountError as exc:
+        except UserError as exc:
             self.problem = str(exc)
 
     @rx.event
     def confirm(self):
         try:
             self.address = email_settings.confirm_email(self._code())
-        except AccountError as exc:
+        except UserError as exc:
             self.problem = str(exc)
             return
         self.confirmed = True

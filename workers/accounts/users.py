@@ -15,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, desc, select
 
 from workers.accounts import login_throttle, passwords, sessions
+from workers.errors import UserError
 from workers.notify import mailer
 from workers.store.models import AuthToken, User, utcnow
+from workers.text import has_control_characters
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 MIN_PASSWORD_LENGTH = 8
@@ -31,17 +33,8 @@ EMAIL_RE = re.compile(
 MAX_EMAIL_LENGTH = 254
 
 
-class AccountError(ValueError):
-    """A user-facing reason; `status` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400, retry_after: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
-def _busy() -> AccountError:
-    return AccountError("The server is busy checking passwords; try again in a moment.", 503, retry_after=1)
+def _busy() -> UserError:
+    return UserError("The server is busy checking passwords; try again in a moment.", 503, retry_after=1)
 
 
 def _hash(password: str) -> str:
@@ -62,9 +55,9 @@ def _matches(password_hash: str | None, password: str) -> bool:
 
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", 422)
+        raise UserError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", 422)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.", 422)
+        raise UserError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.", 422)
 
 
 def register(session: Session, username: str, password: str, *, is_admin: bool = False, client: str | None = None) -> User:
@@ -72,27 +65,27 @@ def register(session: Session, username: str, password: str, *, is_admin: bool =
     limited, see login_throttle); None for the operator's CLI and in-process callers."""
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
-        raise AccountError("Username must be 3–32 letters, digits, '.', '_' or '-'.", 422)
+        raise UserError("Username must be 3–32 letters, digits, '.', '_' or '-'.", 422)
     _check_password(password)
     key = username.lower()
     if session.exec(select(User).where((User.username_key == key) | (User.username == username))).first():
-        raise AccountError("That username is taken.", 409)
+        raise UserError("That username is taken.", 409)
     attempt = None
     if client is not None:
         try:
             attempt = login_throttle.begin_registration(username, client)
         except login_throttle.Throttled as exc:
-            raise AccountError(f"Too many new accounts from your address; try again in {exc.retry_after} s.", 429,
+            raise UserError(f"Too many new accounts from your address; try again in {exc.retry_after} s.", 429,
                                retry_after=exc.retry_after) from exc
     try:
         user = User(username=username, username_key=key, password_hash=_hash(password), is_admin=is_admin)
         session.add(user)
         session.flush()
-    except (AccountError, IntegrityError) as exc:
+    except (UserError, IntegrityError) as exc:
         if attempt:
             attempt.cancel()
         if isinstance(exc, IntegrityError):  # the same name, in any case, was registered meanwhile
-            raise AccountError("That username is taken.", 409) from exc
+            raise UserError("That username is taken.", 409) from exc
         raise
     if attempt:
         attempt.succeeded()
@@ -106,15 +99,15 @@ def authenticate(session: Session, username: str, password: str, *, client: str 
     try:
         attempt = login_throttle.begin_sign_in(username, client)
     except login_throttle.Throttled as exc:
-        raise AccountError(f"Too many failed sign-ins; try again in {exc.retry_after} s.", 429, retry_after=exc.retry_after) from exc
+        raise UserError(f"Too many failed sign-ins; try again in {exc.retry_after} s.", 429, retry_after=exc.retry_after) from exc
     user = find_user(session, username)
     try:
         valid = _matches(user.password_hash if user else None, password)
-    except AccountError:  # the pool was busy: no password was checked
+    except UserError:  # the pool was busy: no password was checked
         attempt.cancel()
         raise
     if user is None or not valid:
-        raise AccountError("Wrong username or password.", 401)  # the attempt stays counted
+        raise UserError("Wrong username or password.", 401)  # the attempt stays counted
     attempt.succeeded()
     return user
 
@@ -156,11 +149,11 @@ def create_api_token(session: Session, user: User, name: str) -> tuple[AuthToken
     """A named token for scripts; returns the row and the plain token (shown to the user once)."""
     name = (name or "").strip()
     if not name:
-        raise AccountError("Give the token a name, e.g. the CI pipeline that will use it.", 422)
+        raise UserError("Give the token a name, e.g. the CI pipeline that will use it.", 422)
     if len(name) > MAX_TOKEN_NAME_LENGTH:
-        raise AccountError(f"The token name is longer than {MAX_TOKEN_NAME_LENGTH} characters.", 422)
-    if any(ord(char) < 32 or ord(char) == 127 for char in name):
-        raise AccountError("The token name may not contain control characters.", 422)
+        raise UserError(f"The token name is longer than {MAX_TOKEN_NAME_LENGTH} characters.", 422)
+    if has_control_characters(name):
+        raise UserError("The token name may not contain control characters.", 422)
     return sessions.issue(session, user, kind="api", name=name)
 
 
@@ -179,13 +172,13 @@ def revoke_api_token(session: Session, user_id: int, token_id: int) -> None:
     """Revoke one of the user's API tokens; another user's token is 'not found', not 'forbidden'."""
     row = session.get(AuthToken, token_id)
     if row is None or row.user_id != user_id or row.kind != "api" or row.revoked:
-        raise AccountError("Token not found.", 404)
+        raise UserError("Token not found.", 404)
     row.revoked = True
 
 
 # --- email notifications ---------------------------------------------------------------------------
 # Build emails go only to an address its owner confirmed. Setting an address mails a link to the
-# confirmation page (mailer.VERIFY_PATH) with a random code, of which only the SHA-256 is kept; the
+# confirmation page (config.VERIFY_EMAIL_PATH) with a random code, of which only the SHA-256 is kept; the
 # page's button confirms it (a POST, so a mail scanner that opens links confirms nothing). A code is
 # single-use, works for VERIFICATION_HOURS, and only for the address it was sent to: changing the
 # address drops it. A user gets at most one link per RESEND_SECONDS, so nobody can use the server to
@@ -193,10 +186,6 @@ def revoke_api_token(session: Session, user_id: int, token_id: int) -> None:
 VERIFICATION_HOURS = 24
 RESEND_SECONDS = 60
 NO_MAIL_SERVER = "This server has no mail server configured (WEBBUILDER_SMTP_HOST), so it sends no emails."
-
-
-def email_verified(user: User) -> bool:
-    return user.email is not None and user.email_verified_at is not None
 
 
 def _link_sent_at(user: User) -> datetime | None:
@@ -215,7 +204,7 @@ def notification_settings(user: User) -> dict:
         "email": user.email,
         "emailNotifications": user.email_notifications,
         "emailAvailable": mailer.configured(),
-        "emailVerified": email_verified(user),
+        "emailVerified": user.email_confirmed,
         "verificationSentAt": link_sent.isoformat() if link_sent else None,
     }
 
@@ -226,9 +215,9 @@ def set_notification_settings(session: Session, user_id: int, email: str | None,
     code to send to it (the caller mails it after the commit)."""
     email = (email or "").strip() or None
     if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.fullmatch(email)):
-        raise AccountError("That is not an email address (like you@example.com).", 422)
+        raise UserError("That is not an email address (like you@example.com).", 422)
     if enabled and email is None:
-        raise AccountError("Enter an email address to turn build emails on.", 422)
+        raise UserError("Enter an email address to turn build emails on.", 422)
     user = session.get(User, user_id, with_for_update=True)  # one link a minute, also for concurrent requests
     code = None
     if email != user.email:
@@ -243,11 +232,11 @@ def resend_verification(session: Session, user_id: int) -> tuple[User, str]:
     """A new confirmation code for the user's unconfirmed address (the old link stops working)."""
     user = session.get(User, user_id, with_for_update=True)
     if user.email is None:
-        raise AccountError("Enter an email address first.", 409)
-    if email_verified(user):
-        raise AccountError(f"{user.email} is confirmed already.", 409)
+        raise UserError("Enter an email address first.", 409)
+    if user.email_confirmed:
+        raise UserError(f"{user.email} is confirmed already.", 409)
     if not mailer.configured():
-        raise AccountError(NO_MAIL_SERVER, 409)
+        raise UserError(NO_MAIL_SERVER, 409)
     return user, _new_verification_code(user)
 
 
@@ -256,7 +245,7 @@ def _new_verification_code(user: User) -> str:
         elapsed = (utcnow() - sessions.aware(user.email_verification_sent_at)).total_seconds()
         if elapsed < RESEND_SECONDS:
             wait = int(RESEND_SECONDS - elapsed) + 1
-            raise AccountError(f"A confirmation link was sent moments ago; you can ask for another in {wait} s.", 429, retry_after=wait)
+            raise UserError(f"A confirmation link was sent moments ago; you can ask for another in {wait} s.", 429, retry_after=wait)
     code = secrets.token_urlsafe(32)
     user.email_verification_hash, user.email_verification_sent_at = sessions.digest(code), utcnow()
     return code
@@ -267,9 +256,9 @@ def user_to_verify(session: Session, code: str) -> User:
     expired code."""
     user = session.exec(select(User).where(User.email_verification_hash == sessions.digest(code))).first() if code else None
     if user is None:
-        raise AccountError("This confirmation link does not work: it was used already, or a newer one replaced it.", 404)
+        raise UserError("This confirmation link does not work: it was used already, or a newer one replaced it.", 404)
     if _link_sent_at(user) is None:
-        raise AccountError(f"This confirmation link has expired (after {VERIFICATION_HOURS} hours); "
+        raise UserError(f"This confirmation link has expired (after {VERIFICATION_HOURS} hours); "
                            "ask for a new one on the Integrations page.", 410)
     return user
 

@@ -1,1 +1,7 @@
-"""build"""
+"""Building one project folder, knowing nothing of jobs, users or notifications: the strict zip
+extractor (`archive`), the sandbox and its limits (`sandbox`, `runner`, `disk_budget`), the install's
+network (`egress_proxy`, `install_policy`), the dependency cache (`deps_cache`), tool diagnostics
+(`diagnostics`) and publishing the output as plain files (`publishing`, `site_collector`).
+
+May import: workers.store, workers.config, workers.net, workers.errors, workers.text.
+"""

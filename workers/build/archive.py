@@ -7,7 +7,7 @@ so only zip is accepted and every rule is enforced here rather than trusted to t
 entry names, entry types, declared sizes, compression ratios, overlapping entries, and the bytes that
 actually come out of the decompressor.
 
-Every refusal is an `ArchiveError` whose message can be shown to the user as is. When a refusal happens
+Every refusal is an `UserError` whose message can be shown to the user as is. When a refusal happens
 part-way through writing, whatever was written into the destination is removed again.
 """
 
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 from typing import BinaryIO
+
+from workers.errors import UserError
 
 MIB = 1024 * 1024
 MAX_NAME_CHARS = 1024
@@ -57,18 +59,6 @@ SPECIAL_FILE_TYPES = {
 NOT_A_ZIP = "not a zip archive: upload a .zip file or a folder"
 
 
-class ArchiveError(ValueError):
-    """A user-facing reason the upload was refused.
-
-    `str(error)` is a message written for the person who uploaded, and `status` the HTTP status to
-    answer with: 400 (the default) for a bad entry, 413 too big, 415 wrong format, 422 not a project.
-    """
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 @dataclass(frozen=True)
 class ArchiveLimits:
     """Caps on what one upload may unpack to; the defaults fit a large real-world web project."""
@@ -84,7 +74,7 @@ def extract_zip(zip_path: Path, dest: Path, limits: ArchiveLimits = ArchiveLimit
 
     `dest` must be an existing, empty directory; that is what makes it safe to delete everything in
     it when a refusal happens part-way through writing. Returns the relative paths of the files
-    written, in archive order. Raises ArchiveError for anything the user has to fix.
+    written, in archive order. Raises UserError for anything the user has to fix.
     """
     destination = _Destination(dest)
     with _open_zip(zip_path) as archive:
@@ -116,10 +106,10 @@ def write_files(
     with destination:
         for name, stream in files:
             if len(written) == limits.max_entries:
-                raise ArchiveError(f"the upload has more than {limits.max_entries:,} files", status=413)
+                raise UserError(f"the upload has more than {limits.max_entries:,} files", status=413)
             parts = _checked_parts(name)
             if _names_folder(name):
-                raise ArchiveError(f"entry {_quoted(name)} names a folder, but a file was expected")
+                raise UserError(f"entry {_quoted(name)} names a folder, but a file was expected")
             layout.claim(name, parts, is_folder=False)
             allowance = min(limits.max_entry_bytes, limits.max_total_bytes - total)
             with destination.create_file(parts, name) as out:
@@ -129,11 +119,11 @@ def write_files(
                     message = f"entry {_quoted(name)} is larger than the {_mb(allowance)} per-file limit"
                 else:
                     message = f"the upload is larger than the {_mb(limits.max_total_bytes)} limit"
-                raise ArchiveError(message, status=413)
+                raise UserError(message, status=413)
             total += copied
             written.append("/".join(parts))
         if not written:
-            raise ArchiveError("the upload is empty")
+            raise UserError("the upload is empty")
     return written
 
 
@@ -159,7 +149,7 @@ def strip_common_root(dest: Path) -> None:
 def detect_project(dest: Path) -> str:
     """Tell how to build the upload: 'react', 'node' (any other package.json) or 'static'.
 
-    Raises ArchiveError (status 422) when there is nothing to build or package.json can't be read, with the
+    Raises UserError (status 422) when there is nothing to build or package.json can't be read, with the
     parser's line and column so the user can find the mistake.
     """
     manifest = dest / "package.json"
@@ -170,7 +160,7 @@ def detect_project(dest: Path) -> str:
         return "react" if any(isinstance(s, dict) and "react" in s for s in sections) else "node"
     if (dest / "index.html").is_file():
         return "static"
-    raise ArchiveError("no package.json or index.html at the top level of the upload", status=422)
+    raise UserError("no package.json or index.html at the top level of the upload", status=422)
 
 
 class _Destination:
@@ -208,7 +198,7 @@ class _Destination:
             except FileExistsError:
                 raise _collision(name) from None
             if not path.resolve().is_relative_to(self.root):
-                raise ArchiveError(f"entry {_quoted(name)} would be written outside the upload folder")
+                raise UserError(f"entry {_quoted(name)} would be written outside the upload folder")
             os.chmod(path, 0o755)  # mkdir's mode is reduced by the umask
             self._folders.add(path)
         return path
@@ -249,9 +239,9 @@ class _Layout:
         path = "/".join(parts)
         parents = ["/".join(parts[:depth]) for depth in range(1, len(parts))]
         if path in self._claimed:
-            raise ArchiveError(f"entry {_quoted(name)} has the same path as another entry")
+            raise UserError(f"entry {_quoted(name)} has the same path as another entry")
         if (not is_folder and path in self._folders) or any(p in self._files for p in parents):
-            raise ArchiveError(f"entry {_quoted(name)} needs a path that is both a file and a folder")
+            raise UserError(f"entry {_quoted(name)} needs a path that is both a file and a folder")
         self._claimed.add(path)
         (self._folders if is_folder else self._files).add(path)
         self._folders.update(parents)
@@ -260,13 +250,13 @@ class _Layout:
 def _open_zip(zip_path: Path) -> zipfile.ZipFile:
     with open(zip_path, "rb") as raw:
         if raw.read(4) not in ZIP_MAGICS:
-            raise ArchiveError(NOT_A_ZIP, status=415)
+            raise UserError(NOT_A_ZIP, status=415)
     try:
         return zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, NotImplementedError) as exc:
-        raise ArchiveError(f"{NOT_A_ZIP} ({exc})", status=415) from exc
+        raise UserError(f"{NOT_A_ZIP} ({exc})", status=415) from exc
     except UnicodeDecodeError as exc:
-        raise ArchiveError("an entry name is marked as UTF-8 but is not valid UTF-8") from exc
+        raise UserError("an entry name is marked as UTF-8 but is not valid UTF-8") from exc
 
 
 def _checked_entries(
@@ -279,7 +269,7 @@ def _checked_entries(
     """
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
-        raise ArchiveError(
+        raise UserError(
             f"the archive has {len(infos):,} entries, more than the {limits.max_entries:,} allowed",
             status=413,
         )
@@ -291,7 +281,7 @@ def _checked_entries(
         layout.claim(info.orig_filename, parts, _names_folder(info.orig_filename))
         entries.append((info, parts))
     if all(_names_folder(info.orig_filename) for info in infos):
-        raise ArchiveError("the archive is empty")
+        raise UserError("the archive is empty")
     _check_declared_sizes(infos, limits)
     _check_no_overlap(infos, zip_path, archive.start_dir)
     return entries
@@ -304,24 +294,24 @@ def _checked_parts(name: str) -> list[str]:
     path that duplicate detection compares.
     """
     if not name:
-        raise ArchiveError("an entry has an empty name")
+        raise UserError("an entry has an empty name")
     if len(name) > MAX_NAME_CHARS:
-        raise ArchiveError(f"entry {_quoted(name)} has a name longer than {MAX_NAME_CHARS} characters")
+        raise UserError(f"entry {_quoted(name)} has a name longer than {MAX_NAME_CHARS} characters")
     if FORBIDDEN_CHARS.search(name):
-        raise ArchiveError(f"entry {_quoted(name)} contains a control character or invalid code point")
+        raise UserError(f"entry {_quoted(name)} contains a control character or invalid code point")
     if "\\" in name:
-        raise ArchiveError(f"entry {_quoted(name)} contains a backslash; paths must use '/'")
+        raise UserError(f"entry {_quoted(name)} contains a backslash; paths must use '/'")
     if name.startswith("/"):
-        raise ArchiveError(f"entry {_quoted(name)} is an absolute path")
+        raise UserError(f"entry {_quoted(name)} is an absolute path")
     if DRIVE_LETTER.match(name):
-        raise ArchiveError(f"entry {_quoted(name)} starts with a drive letter")
+        raise UserError(f"entry {_quoted(name)} starts with a drive letter")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise ArchiveError(f"entry {_quoted(name)} contains a '..' component")
+        raise UserError(f"entry {_quoted(name)} contains a '..' component")
     if not parts:
-        raise ArchiveError(f"entry {_quoted(name)} has an empty path")
+        raise UserError(f"entry {_quoted(name)} has an empty path")
     if any(len(part.encode()) > MAX_COMPONENT_BYTES for part in parts):
-        raise ArchiveError(
+        raise UserError(
             f"entry {_quoted(name)} has a path component longer than {MAX_COMPONENT_BYTES} bytes"
         )
     return parts
@@ -335,9 +325,9 @@ def _check_entry_kind(info: zipfile.ZipInfo) -> None:
     """
     name = info.orig_filename
     if info.flag_bits & ENCRYPTED_FLAG:
-        raise ArchiveError(f"entry {_quoted(name)} is encrypted; upload an archive without a password")
+        raise UserError(f"entry {_quoted(name)} is encrypted; upload an archive without a password")
     if info.compress_type not in SUPPORTED_COMPRESSION:
-        raise ArchiveError(
+        raise UserError(
             f"entry {_quoted(name)} uses compression method {info.compress_type}; "
             "re-create the archive with standard (deflate) compression",
             status=415,
@@ -346,16 +336,16 @@ def _check_entry_kind(info: zipfile.ZipInfo) -> None:
     if _names_folder(name):
         if file_type not in (0, stat.S_IFDIR):
             what = SPECIAL_FILE_TYPES.get(file_type, "not a folder, although its name ends in '/'")
-            raise ArchiveError(f"entry {_quoted(name)} is {what}; only files and folders are accepted")
+            raise UserError(f"entry {_quoted(name)} is {what}; only files and folders are accepted")
     elif file_type not in (0, stat.S_IFREG):
         what = SPECIAL_FILE_TYPES.get(file_type, f"of file type {file_type:#o}, not a regular file")
-        raise ArchiveError(f"entry {_quoted(name)} is {what}; only files and folders are accepted")
+        raise UserError(f"entry {_quoted(name)} is {what}; only files and folders are accepted")
 
 
 def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
     total = sum(info.file_size for info in infos)
     if total > limits.max_total_bytes:
-        raise ArchiveError(
+        raise UserError(
             f"the archive unpacks to {_mb(total)}, more than the {_mb(limits.max_total_bytes)} limit",
             status=413,
         )
@@ -363,13 +353,13 @@ def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: ArchiveLimits) -
         name = _quoted(info.orig_filename)
         compresses_suspiciously_well = info.file_size > limits.max_entry_ratio * info.compress_size
         if info.file_size > limits.max_entry_bytes:
-            raise ArchiveError(
+            raise UserError(
                 f"entry {name} unpacks to {_mb(info.file_size)}, "
                 f"more than the {_mb(limits.max_entry_bytes)} per-file limit",
                 status=413,
             )
         if info.file_size > RATIO_CHECK_FLOOR and compresses_suspiciously_well:
-            raise ArchiveError(
+            raise UserError(
                 f"entry {name} looks like a zip bomb: {info.compress_size:,} bytes would unpack to "
                 f"{_mb(info.file_size)}, more than {limits.max_entry_ratio:g} times its compressed size",
                 status=413,
@@ -394,11 +384,11 @@ def _check_no_overlap(infos: list[zipfile.ZipInfo], zip_path: Path, central_dire
                 raw.seek(info.header_offset)
                 header = raw.read(LOCAL_HEADER.size)
             if len(header) != LOCAL_HEADER.size or not header.startswith(ZIP_MAGICS[0]):
-                raise ArchiveError(f"entry {name} is damaged: its local header is missing")
+                raise UserError(f"entry {name} is damaged: its local header is missing")
             name_length, extra_length = LOCAL_HEADER.unpack(header)[-2:]
             data_start = info.header_offset + LOCAL_HEADER.size + name_length + extra_length
             if data_start + info.compress_size > next_start:
-                raise ArchiveError(
+                raise UserError(
                     f"entry {name} overlaps another entry in the archive "
                     "(overlapping entries are a zip bomb technique, CVE-2024-0450)"
                 )
@@ -417,9 +407,9 @@ def _unpack_entry(
         with archive.open(info) as source, destination.create_file(parts, name) as out:
             copied = _copy_at_most(source, out, info.file_size)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise ArchiveError(f"entry {_quoted(name)} is damaged and cannot be unpacked ({exc})") from exc
+        raise UserError(f"entry {_quoted(name)} is damaged and cannot be unpacked ({exc})") from exc
     if copied > info.file_size:
-        raise ArchiveError(
+        raise UserError(
             f"entry {_quoted(name)} holds more data than the {info.file_size:,} bytes its header declares",
             status=413,
         )
@@ -445,16 +435,16 @@ def _read_package_json(manifest: Path) -> dict:
     try:
         package = json.loads(manifest.read_bytes())
     except json.JSONDecodeError as exc:
-        raise ArchiveError(
+        raise UserError(
             f"package.json is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             status=422,
         ) from exc
     except UnicodeDecodeError as exc:
-        raise ArchiveError(
+        raise UserError(
             f"package.json is not valid UTF-8 text ({exc.reason} at byte {exc.start})", status=422
         ) from exc
     if not isinstance(package, dict):
-        raise ArchiveError(
+        raise UserError(
             f"package.json must contain a JSON object, but it contains {_json_kind(package)}", status=422
         )
     return package
@@ -469,8 +459,8 @@ def _names_folder(name: str) -> bool:
     return name.endswith("/")
 
 
-def _collision(name: str) -> ArchiveError:
-    return ArchiveError(
+def _collision(name: str) -> UserError:
+    return UserError(
         f"entry {_quoted(name)} collides with another entry "
         "(names that differ only in letter case are the same file here)"
     )

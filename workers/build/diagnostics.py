@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from workers.build.runner import strip_ansi
+from workers.text import strip_ansi
 
 # src/App.tsx(4,7): error TS2322: Type 'number' is not assignable to type 'string'.
 _TSC_PAREN = re.compile(r"^(?P<file>[^\s(][^(]*)\((?P<line>\d+),(?P<col>\d+)\): error (?P<code>TS\d+): (?P<msg>.*)$")

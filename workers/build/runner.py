@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import re
 import select
 import signal
 import subprocess
@@ -22,15 +21,10 @@ from pathlib import Path
 
 import psutil
 
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 POLL_SECONDS = 0.2
 # A tool printing without newlines (or a hostile one printing gigabytes on one line) must not grow
 # the reader's buffer without bound: longer lines are delivered in pieces.
 MAX_LINE_CHARS = 16_384
-
-
-def strip_ansi(text: str) -> str:
-    return ANSI_RE.sub("", text)
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,7 @@
-"""jobs"""
+"""A job's lifecycle, the layer that calls build, queue and notify: intake of an upload (`intake`),
+submit, views, cancel and retry (`lifecycle`), running the steps and recording progress (`pipeline`),
+identical uploads (`build_cache`), per-user quotas (`quotas`) and reaping the jobs of dead workers
+(`reaper`).
+
+May import: workers.accounts, workers.notify, workers.queue, workers.build, workers.store and below.
+"""

@@ -14,8 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from workers.build.archive import ArchiveError, detect_project, extract_zip, strip_common_root, write_files
+from workers.build.archive import detect_project, extract_zip, strip_common_root, write_files
 from workers.config import settings
+from workers.errors import UploadTooLarge, UserError
 from workers.jobs import quotas
 from workers.jobs.lifecycle import Submitted, after_submit, queue_position, submit
 from workers.store.db import session_scope
@@ -29,12 +30,6 @@ MULTIPART_FRAMING_BYTES = 1024 * 1024  # boundaries and part headers on top of t
 def request_limit() -> int:
     """The most bytes an upload request may carry: the size limit plus the multipart framing."""
     return settings().max_upload_bytes + MULTIPART_FRAMING_BYTES
-
-
-class UploadTooLarge(ArchiveError):
-    def __init__(self, limit_mb: int):
-        super().__init__(f"the upload is larger than the {limit_mb} MB limit")
-        self.status = 413
 
 
 @contextmanager
@@ -67,7 +62,7 @@ def is_zip_upload(files: list[tuple[str, BinaryIO]]) -> bool:
 def unpack(files: list[tuple[str, BinaryIO]], staging: Path) -> tuple[Path, str]:
     """Validate and unpack a zip, or the files of a folder, into `staging/source`."""
     if not files:
-        raise ArchiveError("no files were uploaded")
+        raise UserError("no files were uploaded")
     source = staging / "source"
     source.mkdir()
     if is_zip_upload(files):
@@ -82,7 +77,7 @@ def unpack(files: list[tuple[str, BinaryIO]], staging: Path) -> tuple[Path, str]
 
 
 def accept(user_id: int, name: str, files: Iterable[tuple[str, BinaryIO]], priority: int = 0) -> Submitted:
-    """The whole intake; raises ArchiveError / JobError (QuotaExceeded among them) with an HTTP
+    """The whole intake; raises UserError / UserError (UserError among them) with an HTTP
     status for the caller. The counting quotas are checked before the files are read, storage once
     their unpacked size is known; a refusal leaves nothing behind (the staging folder goes)."""
     with session_scope() as session:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, desc, select
 
-from workers.errors import JobError
+from workers.errors import UserError
 from workers.jobs import build_cache, quotas
 from workers.jobs.build_cache import Fingerprint
 from workers.notify.bell import notify
@@ -23,6 +23,7 @@ from workers.store import events
 from workers.store.db import session_scope
 from workers.store.files import log_path, source_dir
 from workers.store.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, RETRYABLE_STATUSES, BuildJob, JobStatus, Website, iso, utcnow
+from workers.text import has_control_characters
 
 LOG_LINES_IN_STATUS = 50
 USER_MAX_PRIORITY = 10
@@ -55,9 +56,9 @@ def allowed_priority(requested: object, is_admin: bool) -> int:
     try:
         priority = int(text)
     except ValueError:
-        raise JobError(f"priority must be a whole number, got {text[:40]!r}", 422) from None
+        raise UserError(f"priority must be a whole number, got {text[:40]!r}", 422) from None
     if abs(priority) > MAX_PRIORITY:
-        raise JobError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}", 422)
+        raise UserError(f"priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}", 422)
     return priority if is_admin else max(-USER_MAX_PRIORITY, min(USER_MAX_PRIORITY, priority))
 
 
@@ -66,11 +67,11 @@ def submit(session: Session, user_id: int, name: str, project_type: str, staged_
     The staged folder is moved into the job's folder. The caller commits, then calls `after_submit`."""
     name = (name or "").strip()
     if not name:
-        raise JobError("Give the website a name.", 422)
+        raise UserError("Give the website a name.", 422)
     if len(name) > 200:
-        raise JobError("The name is longer than 200 characters.", 422)
-    if any(ord(char) < 32 or ord(char) == 127 for char in name):
-        raise JobError("The name may not contain control characters.", 422)
+        raise UserError("The name is longer than 200 characters.", 422)
+    if has_control_characters(name):
+        raise UserError("The name may not contain control characters.", 422)
     files = _fingerprint(staged_source)  # reads every file: before the first write takes the lock
     website = Website(user_id=user_id, name=name, type=project_type)
     session.add(website)
@@ -145,14 +146,14 @@ def after_submit(job: BuildJob) -> None:
 def _owned_job(session: Session, user_id: int, job_id: int) -> BuildJob:
     job = session.get(BuildJob, job_id)
     if job is None or job.user_id != user_id:
-        raise JobError("Job not found.", 404)
+        raise UserError("Job not found.", 404)
     return job
 
 
 def owned_website(session: Session, user_id: int, website_id: int) -> Website:
     website = session.get(Website, website_id)
     if website is None or website.user_id != user_id:
-        raise JobError("Website not found.", 404)
+        raise UserError("Website not found.", 404)
     return website
 
 
@@ -191,7 +192,7 @@ def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict
 def build_status(session: Session, user_id: int, website_id: int) -> dict:
     website = owned_website(session, user_id, website_id)
     if website.build_job_id is None:
-        raise JobError("This website has no build.", 404)
+        raise UserError("This website has no build.", 404)
     job = _owned_job(session, user_id, website.build_job_id)
     view = job_view(job, website, QueueEstimator(session))
     view["logs"] = job.logs.splitlines()[-LOG_LINES_IN_STATUS:]
@@ -248,7 +249,7 @@ def cancel(session: Session, user_id: int, job_id: int) -> BuildJob:
     elif job.status in IN_FLIGHT_STATUSES:
         job.cancel_requested = True
     else:
-        raise JobError(f"The job is already {job.status}.", 409)
+        raise UserError(f"The job is already {job.status}.", 409)
     return job
 
 
@@ -256,9 +257,9 @@ def retry(session: Session, user_id: int, job_id: int) -> BuildJob:
     """A new job for the same website and files, linked to the old one."""
     old = _owned_job(session, user_id, job_id)
     if old.status not in RETRYABLE_STATUSES:
-        raise JobError(f"Only failed or cancelled jobs can be retried; this one is {old.status}.", 409)
+        raise UserError(f"Only failed or cancelled jobs can be retried; this one is {old.status}.", 409)
     if not source_dir(old.id).exists():
-        raise JobError("The files of this job are no longer stored; upload them again.", 410)
+        raise UserError("The files of this job are no longer stored; upload them again.", 410)
     quotas.check_active_builds(session, user_id)
     website = session.get(Website, old.website_id)
     files = _fingerprint(source_dir(old.id))

@@ -26,7 +26,7 @@ from workers.build import install_policy, publishing, sandbox
 from workers.build.deps_cache import CacheKey, DependencyCache, Installed, key_for, tool_versions
 from workers.build.diagnostics import npm_error_text, tail, tsc_errors, vite_errors
 from workers.build.egress_proxy import Allowlist, EgressProxy
-from workers.build.runner import RunResult, run, strip_ansi
+from workers.build.runner import RunResult, run
 from workers.config import settings
 from workers.jobs import build_cache, quotas
 from workers.notify.bell import notify, retry_action_url
@@ -35,6 +35,7 @@ from workers.store import events
 from workers.store.db import retry_while_unreachable, session_scope
 from workers.store.files import job_dir, log_path, source_dir
 from workers.store.models import BuildJob, JobStatus, Website, utcnow
+from workers.text import strip_ansi
 
 log = logging.getLogger(__name__)
 

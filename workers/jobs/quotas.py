@@ -30,22 +30,13 @@ from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from workers.config import settings
-from workers.errors import JobError
+from workers.errors import UserError
 from workers.store.models import ACTIVE_STATUSES, BuildJob, User, Website, utcnow
 
 MIB = 1024 * 1024
 UPLOAD_WINDOW = timedelta(hours=1)
 STREAM_LEASE_SECONDS = 30  # a stream renews its lease at least every few seconds (api/stream.py)
 STREAMS_KEY_PREFIX = "webbuilder:streams:user:"
-
-
-class QuotaExceeded(JobError):
-    """Shown to the user as it is; `status` is the HTTP answer (429 or 413), `retry_after` seconds
-    its Retry-After header."""
-
-    def __init__(self, message: str, status: int, retry_after: int | None = None):
-        super().__init__(message, status)
-        self.retry_after = retry_after
 
 
 def _limit_for(user: User | None, limit: int) -> int:
@@ -62,7 +53,7 @@ def check_active_builds(session: Session, user_id: int) -> None:
     """Before queueing another build (an upload or a retry)."""
     limit = _limit_for(_acting(session, user_id), settings().quota_active_builds)
     if limit and (active := active_builds(session, user_id)) >= limit:
-        raise QuotaExceeded(
+        raise UserError(
             f"You have {active} builds queued or running, the most you may have at once ({limit}). "
             "Wait for one to finish, or cancel one.",
             429,
@@ -96,7 +87,7 @@ def check_upload_rate(session: Session, user_id: int) -> None:
         # A place frees up when the upload that put the user at the limit leaves the window.
         frees_at = accepted[len(accepted) - limit] + UPLOAD_WINDOW
         wait = max(1, math.ceil((frees_at - utcnow()).total_seconds()))
-        raise QuotaExceeded(
+        raise UserError(
             f"You uploaded {len(accepted)} projects in the last hour, the most allowed ({limit} an hour). "
             f"Try again in {_duration(wait)}.",
             429,
@@ -111,7 +102,7 @@ def check_storage(session: Session, user_id: int, incoming: Path) -> None:
         return
     used, adding = storage_used(session, user_id), tree_bytes(incoming)
     if used + adding > limit_mb * MIB:
-        raise QuotaExceeded(
+        raise UserError(
             f"This upload ({human_bytes(adding)}) would take your storage past your allowance: "
             f"{human_bytes(used)} of {human_bytes(limit_mb * MIB)} used. Nothing was queued.",
             413,
@@ -211,7 +202,7 @@ class StreamLease:
 
 
 async def open_stream(client: aioredis.Redis, user: User) -> StreamLease:
-    """A lease for a new event stream of `user`, or QuotaExceeded (429) when they have as many open
+    """A lease for a new event stream of `user`, or UserError (429) when they have as many open
     as allowed. Redis errors propagate (the caller answers 503)."""
     limit = _limit_for(user, settings().quota_event_streams)
     lease = StreamLease(client, streams_key(user.id) if limit else None, uuid.uuid4().hex)
@@ -220,7 +211,7 @@ async def open_stream(client: aioredis.Redis, user: User) -> StreamLease:
     now = time.time()
     taken = await client.eval(_TAKE_LEASE, 1, lease.key, now, limit, now + STREAM_LEASE_SECONDS, lease.member, STREAM_LEASE_SECONDS)
     if not taken:
-        raise QuotaExceeded(
+        raise UserError(
             f"You have {limit} event streams open, the most allowed at once. Close one (another tab, "
             "script or `webbuilder submit --wait`) and try again.",
             429,

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, desc, select
 
-from workers.errors import JobError
+from workers.config import RETRY_QUERY_PARAM
+from workers.errors import UserError
 from workers.notify import deliveries
 from workers.store.models import BuildJob, UserNotification, iso
-
-RETRY_PARAM = "retry"  # /jobs/{id}?retry=1: the job page offers to retry the build
 
 
 def notify(session: Session, job: BuildJob, kind: str, title: str, message: str = "", action_url: str | None = None) -> None:
@@ -27,7 +26,7 @@ def notify(session: Session, job: BuildJob, kind: str, title: str, message: str 
 def retry_action_url(job_id: int) -> str:
     """Where a failed build's notification leads: its job page, which opens with a "Retry this
     build?" question. It asks instead of retrying, so reloading that page makes no duplicate."""
-    return f"/jobs/{job_id}?{RETRY_PARAM}=1"
+    return f"/jobs/{job_id}?{RETRY_QUERY_PARAM}=1"
 
 
 def notification_view(note: UserNotification) -> dict:
@@ -69,5 +68,5 @@ def mark_read(session: Session, user_id: int, notification_id: int | None = None
             select(UserNotification.id).where(UserNotification.id == notification_id, UserNotification.user_id == user_id)
         ).first()
         if exists is None:
-            raise JobError("Notification not found.", 404)
+            raise UserError("Notification not found.", 404)
     return len(rows)

@@ -26,7 +26,6 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import update
 from sqlmodel import Session, col, desc, select
 
-from workers.accounts import users as accounts
 from workers.config import settings
 from workers.notify import mailer, webhooks
 from workers.store import broker
@@ -69,7 +68,7 @@ def record(session: Session, job: BuildJob, kind: str) -> None:
         if endpoint.enabled
     ]
     user = session.get(User, job.user_id)
-    if mailer.configured() and user.email_notifications and accounts.email_verified(user):
+    if mailer.configured() and user.email_notifications and user.email_confirmed:
         rows.append(WebhookDelivery(user_id=job.user_id, job_id=job.id, channel=EMAIL, event=event, target=user.email, next_attempt_at=now))
     if not rows:
         return
@@ -175,7 +174,7 @@ def _send(claimed: _Claimed) -> Outcome:
     if delivery.channel == EMAIL:
         if not claimed.user.email_notifications:
             return Outcome(None, "email notifications were turned off", final=True)
-        if claimed.user.email != delivery.target or not accounts.email_verified(claimed.user):
+        if claimed.user.email != delivery.target or not claimed.user.email_confirmed:
             return Outcome(None, "the address was changed after this email was due", final=True)
         if not mailer.configured():
             return Outcome(None, "this worker has no SMTP server configured (WEBBUILDER_SMTP_HOST)")

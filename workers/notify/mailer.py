@@ -12,12 +12,11 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from workers.build.runner import strip_ansi
-from workers.config import settings
+from workers.config import VERIFY_EMAIL_PATH, settings
+from workers.text import strip_ansi
 
 TIMEOUT_SECONDS = 10.0
 ERROR_LINES = 15
-VERIFY_PATH = "/verify-email"  # the app's page whose button confirms an address
 
 
 def configured() -> bool:
@@ -35,7 +34,7 @@ def _message(recipient: str, subject: str) -> EmailMessage:
 
 
 def verification_link(code: str) -> str:
-    return f"{settings().public_url.rstrip('/')}{VERIFY_PATH}?code={code}"
+    return f"{settings().public_url.rstrip('/')}{VERIFY_EMAIL_PATH}?code={code}"
 
 
 def compose_verification(recipient: str, username: str, code: str, valid_hours: int) -> EmailMessage:

@@ -23,8 +23,10 @@ import httpx
 from sqlmodel import Session, select
 
 from workers.config import settings
+from workers.errors import UserError
 from workers.net import egress
 from workers.store.models import WebhookDelivery, WebhookEndpoint
+from workers.text import has_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +38,6 @@ COULD_NOT_CONNECT = f"could not connect (or no answer within {ATTEMPT_SECONDS:.0
 USER_AGENT = "webbuilder-webhooks/1"
 
 
-class WebhookError(ValueError):
-    """A user-facing reason; `status` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.status = status
-
-
 def check_url(url: str) -> str:
     """The URL, trimmed, if it is an absolute http(s) URL of a public receiver; another scheme (file:,
     javascript:, ftp:) or a host that is or resolves to a loopback, private, link-local … address
@@ -51,29 +45,29 @@ def check_url(url: str) -> str:
     accepted: every attempt checks again before it connects."""
     url = (url or "").strip()
     if not url:
-        raise WebhookError("Give the URL the webhook should call, e.g. https://example.com/hooks/webbuilder.")
+        raise UserError("Give the URL the webhook should call, e.g. https://example.com/hooks/webbuilder.", 422)
     if len(url) > MAX_URL_LENGTH:
-        raise WebhookError(f"The URL is longer than {MAX_URL_LENGTH} characters.")
-    if any(ord(char) <= 32 or ord(char) == 127 for char in url):
-        raise WebhookError("The URL may not contain spaces or control characters.")
+        raise UserError(f"The URL is longer than {MAX_URL_LENGTH} characters.", 422)
+    if has_control_characters(url, space_too=True):
+        raise UserError("The URL may not contain spaces or control characters.", 422)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises on a port that is not a number)
     except ValueError:
-        raise WebhookError("That is not a valid URL.") from None
+        raise UserError("That is not a valid URL.", 422) from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise WebhookError("Only http:// and https:// URLs can receive webhooks.")
+        raise UserError("Only http:// and https:// URLs can receive webhooks.", 422)
     if not parts.hostname:
-        raise WebhookError("The URL has no host name.")
+        raise UserError("The URL has no host name.", 422)
     try:
         target = httpx.URL(url)  # as post() will read it
     except httpx.InvalidURL:
-        raise WebhookError("That is not a valid URL.") from None
+        raise UserError("That is not a valid URL.", 422) from None
     if not settings().webhook_allow_private:
         try:
             egress.public_addresses(_host(target), ATTEMPT_SECONDS)
         except egress.Refused as refused:
-            raise WebhookError(f"Webhooks call public addresses only: {refused}.") from None
+            raise UserError(f"Webhooks call public addresses only: {refused}.", 422) from None
         except egress.Unresolved:
             pass
     return url
@@ -99,7 +93,7 @@ def owned_endpoint(session: Session, user_id: int, endpoint_id: int) -> WebhookE
     """Another user's endpoint is 'not found', never 'forbidden'."""
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or endpoint.user_id != user_id:
-        raise WebhookError("Webhook not found.", 404)
+        raise UserError("Webhook not found.", 404)
     return endpoint
 
 
@@ -107,7 +101,7 @@ def create(session: Session, user_id: int, url: str, enabled: bool = True) -> tu
     """A new endpoint and its signing secret (returned here; shown to the user once)."""
     url = check_url(url)
     if len(endpoints(session, user_id)) >= MAX_ENDPOINTS_PER_USER:
-        raise WebhookError(f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; remove one first.", 409)
+        raise UserError(f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; remove one first.", 409)
     endpoint = WebhookEndpoint(user_id=user_id, url=url, secret=f"whsec_{secrets.token_hex(24)}", enabled=enabled)
     session.add(endpoint)
     session.flush()

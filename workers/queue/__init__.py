@@ -1,1 +1,6 @@
-"""queue"""
+"""Which job runs next and when: the scheduler's claim, leases and fairness (`scheduler`), admission
+by host load (`psutil_admission`), the queue's ETA model (`eta`) and waking workers by actor name
+(`wake`).
+
+May import: workers.store, workers.config and below.
+"""

@@ -5,6 +5,8 @@ established by the caller from a session or token, never an id a client sent) an
 is given to that user: another user's object is "not found". Each opens its own transaction and
 publishes its change notices after the commit.
 
-May import: the engine's domain modules (accounts, sessions, jobs, intake, webhooks, deliveries,
-events), store and config. Must not import the web app or Reflex.
+May import: every engine layer below (workers.ops, workers.jobs, workers.accounts, workers.notify,
+workers.queue, workers.build, workers.store, workers.config, workers.net, workers.errors). Must not
+import workers.runtime, the web app or Reflex. The web app and the CLI import the engine only here
+(plus config, errors and the record types of workers.store.models): see pyproject.toml's contracts.
 """

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from workers.accounts import sessions
 from workers.accounts import users as accounts
-from workers.store.db import session_scope
+from workers.config import settings
+from workers.errors import UserError
+from workers.net.client_address import client_address
+from workers.store.db import migrate, session_scope
 from workers.store.models import User
+
+COOKIE_NAME = sessions.COOKIE_NAME  # the browser session's cookie, which the web app sets and reads
+
+
+def client_of(peer: str | None, forwarded_for: str | None) -> str:
+    """The address the sign-in limits count by: the peer, or behind a trusted proxy the client it names."""
+    return client_address(peer, forwarded_for, settings().trusted_proxies)
+
+
+def prepare_database() -> None:
+    """Bring the schema up to date (the admin CLI works on the database directly)."""
+    migrate()
 
 
 def register(username: str, password: str, *, client: str = "", label: str = "") -> tuple[User, str]:
@@ -90,7 +105,7 @@ def list_sessions(user: User, current_id: int | None = None) -> list[dict]:
 def end_session(user: User, session_id: int) -> None:
     with session_scope() as session:
         if not sessions.end(session, user.id, session_id):
-            raise accounts.AccountError("Session not found.", 404)
+            raise UserError("Session not found.", 404)
 
 
 def end_all_sessions(user: User, *, keep: int | None = None) -> int:
@@ -105,7 +120,7 @@ def change_password(user: User, current: str, new: str, *, keep_session: int | N
     with session_scope() as session:
         account = session.get(User, user.id)
         if not accounts.password_matches(account, current):
-            raise accounts.AccountError("The current password is wrong.", 403)
+            raise UserError("The current password is wrong.", 403)
         accounts.set_password(session, user.id, new)
         return sessions.end_all(session, user.id, keep=keep_session)
 
@@ -116,7 +131,7 @@ def reset_password(username: str, password: str) -> int:
     with session_scope() as session:
         user = accounts.find_user(session, username)
         if user is None:
-            raise accounts.AccountError(f"There is no user {username!r}.", 404)
+            raise UserError(f"There is no user {username!r}.", 404)
         accounts.set_password(session, user.id, password)
         return sessions.end_all(session, user.id)
 
@@ -140,7 +155,7 @@ def create_api_token_for(username: str, name: str) -> str:
     with session_scope() as session:
         user = accounts.find_user(session, username)
         if user is None:
-            raise accounts.AccountError(f"There is no user {username!r}.", 404)
+            raise UserError(f"There is no user {username!r}.", 404)
         _row, plain = accounts.create_api_token(session, user, name)
         return plain
 

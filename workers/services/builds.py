@@ -11,6 +11,13 @@ from workers.store import events
 from workers.store.db import session_scope
 from workers.store.models import BuildJob, User
 
+MAX_PRIORITY = jobs.MAX_PRIORITY  # the highest priority anyone may ask for (users: ±10)
+
+
+def upload_request_limit() -> int:
+    """The most bytes an upload request may carry (the size limit plus the multipart framing)."""
+    return intake.request_limit()
+
 
 def upload(user: User, name: str, files: Iterable[tuple[str, BinaryIO]], priority: object = 0) -> jobs.Submitted:
     """Queue a build of the uploaded project (a .zip or a folder's files) as `user`; the priority is
@@ -25,7 +32,7 @@ def queue(user: User) -> dict:
 
 
 def job_detail(user: User, job_id: int) -> dict:
-    """One of the user's jobs with its whole log as lines; JobError 404 for anyone else's."""
+    """One of the user's jobs with its whole log as lines; UserError 404 for anyone else's."""
     with session_scope() as session:
         return jobs.job_detail(session, user.id, job_id)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import smtplib
 
 from workers.accounts import users as accounts
+from workers.errors import UserError
 from workers.notify import mailer
 from workers.store.db import session_scope
 from workers.store.models import User
@@ -19,7 +20,7 @@ def notification_settings(user: User) -> dict:
 
 def set_notification_settings(user: User, email: str | None, enabled: bool) -> dict:
     """Save the address and the switch; a new address gets a confirmation link (when the server can
-    mail). Raises AccountError 502 if the mail server refused the link (the settings stay saved)."""
+    mail). Raises UserError 502 if the mail server refused the link (the settings stay saved)."""
     with session_scope() as session:
         account, code = accounts.set_notification_settings(session, user.id, email, enabled)
         view = accounts.notification_settings(account)
@@ -42,12 +43,12 @@ def _mail_link(account: User, code: str, failure: str) -> None:
     try:
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
-        raise accounts.AccountError(f"{failure} ({exc}); try Resend in a minute.", 502) from exc
+        raise UserError(f"{failure} ({exc}); try Resend in a minute.", 502) from exc
 
 
 def address_to_confirm(code: str) -> str:
     """The address a confirmation code would confirm (the page shows it before its button); changes
-    nothing. Raises AccountError for a used, replaced or expired code."""
+    nothing. Raises UserError for a used, replaced or expired code."""
     with session_scope() as session:
         return accounts.user_to_verify(session, code).email
 

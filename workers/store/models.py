@@ -54,6 +54,12 @@ class User(SQLModel, table=True):
     email_verification_hash: str | None = Field(default=None, max_length=64)  # SHA-256 of the link's code
     email_verification_sent_at: datetime | None = None
 
+    @property
+    def email_confirmed(self) -> bool:
+        """An address is set and its owner confirmed it: only then are emails sent to it."""
+        return self.email is not None and self.email_verified_at is not None
+
+
 
 class AuthToken(SQLModel, table=True):
     """A bearer token: sign-in sessions and API tokens. Only the SHA-256 of the token is stored.
