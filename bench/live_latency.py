@@ -128,7 +128,7 @@ def _write_step(user_id: int, job_id: int, text: str) -> None:
 
     with session_scope() as session:
         session.get(BuildJob, job_id).current_step = text
-    events.publish("job_update", user_id, job_id)
+    events.publish(events.Notice(events.Change.JOB, user_id, job_id))
 
 
 def measure(url: str, pages: list, user_id: int, job_id: int, selector: str, trials: int) -> tuple[list[float], list[float]]:

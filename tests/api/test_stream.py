@@ -99,7 +99,7 @@ def test_a_client_away_too_long_is_told_to_resync(live_api):
     registered = api.post("/api/auth/register", json={"username": "alice", "password": "password123"}).json()
     token, user_id = registered["token"], registered["user"]["id"]
     for _ in range(STREAM_MAXLEN + 300):  # older notices are trimmed away
-        events.publish("notification", user_id)
+        events.publish(events.Notice(events.Change.NOTIFICATION, user_id))
     reader = StreamReader(live_api, token, last_event_id="1-0")
     try:
         _, first = reader.next_event()

@@ -27,6 +27,7 @@ from fastapi.responses import StreamingResponse
 from workers.config import settings
 from workers.errors import UserError
 from workers.services import auth, streams
+from workers.services.streams import Change
 from workers.store.models import User
 
 from .auth import Credential, current_user
@@ -90,11 +91,11 @@ def _changes(entries: list) -> list[tuple[str, int | None, str]]:
             kind, job_id = str(notice.get("type", "")), notice.get("jobId")
         except (KeyError, ValueError, AttributeError):
             continue
-        if kind == "job_update" and job_id:
+        if kind == Change.JOB and job_id:
             change = ("job_update", int(job_id))
-        elif kind.startswith("notification"):
+        elif kind in (Change.NOTIFICATION, Change.NOTIFICATIONS_READ):
             change = ("notification", None)
-        elif kind == "queue":  # someone else's job moved ahead: this user's positions changed
+        elif kind == Change.QUEUE:  # someone else's job moved ahead: this user's positions changed
             change = ("queue", None)
         else:
             continue

@@ -32,7 +32,7 @@ from webbuilder_app.state.job import JobFeedState, job_token
 from webbuilder_app.state.notifications import NotificationState
 from workers.config import settings
 from workers.services import auth
-from workers.store.events import CHANNEL_PREFIX
+from workers.store.events import CHANNEL_PREFIX, Change
 from workers.store.leadership import Lease
 
 COALESCE_SECONDS = 0.015
@@ -208,10 +208,10 @@ def _collect(message: dict, pending: dict[int, _Changes]) -> None:
     kind, job_id = data.get("type"), data.get("jobId")
     if job_id:
         changes.job_ids.add(int(job_id))
-    if kind == "watch":  # every process keeps its list right, should it take the relay over
+    if kind == Change.WATCH:  # every process keeps its list right, should it take the relay over
         for key in ((QueueFeedState.__name__, feed_token(user_id)), (NotificationFeedState.__name__, feed_token(user_id)),
                     *([(JobFeedState.__name__, job_token(int(job_id)))] if job_id else [])):
             _unwatched.discard(key)
-    changes.queue |= kind in ("job_update", "queue", "watch")
-    changes.notifications |= kind in ("notification", "notification_read", "watch")
-    changes.announce |= kind == "notification"
+    changes.queue |= kind in (Change.JOB, Change.QUEUE, Change.WATCH)
+    changes.notifications |= kind in (Change.NOTIFICATION, Change.NOTIFICATIONS_READ, Change.WATCH)
+    changes.announce |= kind == Change.NOTIFICATION

@@ -34,6 +34,7 @@ from workers.notify.bell import notify, retry_action_url
 from workers.queue.wake import wake
 from workers.store import events
 from workers.store.db import session_scope
+from workers.store.events import Change, Notice
 from workers.store.models import ACTIVE_STATUSES, TERMINAL_STATUSES, BuildJob, JobStatus, Website, utcnow
 
 MAX_AGE = timedelta(hours=24)
@@ -130,7 +131,6 @@ def _complete_like(session: Session, job: BuildJob, website: Website, source: Bu
         for name, info in (source.steps or {}).items()
     }
     job.logs = f"[webbuilder] build cache hit: {reason}; reused its output, published at {job.preview_url}"
-    job.notification_sent = True
     notify(session, job, "completed", f"{website.name} is live", message, job.preview_url)
 
 
@@ -144,7 +144,6 @@ def _settle(session: Session, follower: BuildJob, leader: BuildJob) -> None:
         follower.error, follower.error_details, follower.steps = leader.error, leader.error_details, leader.steps
         follower.current_step, follower.logs = leader.current_step, leader.logs
         follower.build_cache_reason = "failed together with an identical upload"
-        follower.notification_sent = True
         first_line = (leader.error or "the identical build failed").splitlines()[0][:300]
         notify(session, follower, "failed", f"{website.name} failed to build", first_line, retry_action_url(follower.id))
     else:  # cancelled, or completed but its site is gone: build it on its own
@@ -181,9 +180,7 @@ def release_followers() -> None:
     follower that now has to build on its own."""
     with session_scope() as session:
         changed = [(f.user_id, f.id, f.status) for f in settle_followers(session)]
-    for user_id, job_id, _status in changed:
-        events.publish("job_update", user_id, job_id)
-        events.publish("notification", user_id, job_id)
+        events.after_commit(session, *(Notice(Change.JOB, user_id, job_id) for user_id, job_id, _ in changed))
     requeued = sum(1 for *_ids, status in changed if status == JobStatus.QUEUED)
     if requeued:
         wake(requeued)

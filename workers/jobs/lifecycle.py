@@ -21,6 +21,7 @@ from workers.queue.scheduler import queued_in_order, queued_user_ids
 from workers.queue.wake import wake
 from workers.store import events
 from workers.store.db import session_scope
+from workers.store.events import Change, Notice
 from workers.store.files import log_path, source_dir
 from workers.store.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, RETRYABLE_STATUSES, BuildJob, JobStatus, Website, iso, utcnow
 from workers.text import has_control_characters
@@ -130,13 +131,13 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 def after_submit(job: BuildJob) -> None:
     """After the commit: tell pages and wake a worker. Both are best effort; the row is the truth."""
-    notices = [("job_update", job.user_id, job.id), ("notification", job.user_id, job.id)]
+    notices = [Notice(Change.JOB, job.user_id, job.id), Notice(Change.NOTIFICATION, job.user_id, job.id)]
     queued = job.status == JobStatus.QUEUED  # not answered by the build cache, nor following a twin
     if queued:
         with session_scope() as session:
             others = queued_user_ids(session) - {job.user_id}
-        notices += [("queue", user_id, None) for user_id in others]  # it can take a place ahead of theirs
-    events.publish_many(notices)
+        notices += [Notice(Change.QUEUE, user_id) for user_id in others]  # it can take a place ahead of theirs
+    events.publish(*notices)
     if queued:
         wake()
 

@@ -33,6 +33,7 @@ from workers.notify.bell import notify, retry_action_url
 from workers.queue.scheduler import renew_lease
 from workers.store import events
 from workers.store.db import retry_while_unreachable, session_scope
+from workers.store.events import Change, Notice
 from workers.store.files import job_dir, log_path, source_dir
 from workers.store.models import BuildJob, JobStatus, Website, utcnow
 from workers.text import strip_ansi
@@ -140,15 +141,15 @@ class JobRun:
                     return "lost lease"
                 job = session.get(BuildJob, self.job_id)
                 job.progress, job.current_step, job.logs, job.steps = self.progress, self.step, logs, dict(self.steps)
-                user_id, cancel = job.user_id, job.cancel_requested
+                cancel = job.cancel_requested
+                if dirty or force:  # progress notices are coalesced to one per flush
+                    events.after_commit(session, Notice(Change.JOB, job.user_id, self.job_id))
         except OperationalError as exc:
             self._database_unreachable(exc)
             return None
         if self._database_down:
             self._database_down = False
             self.note("the database is reachable again")
-        if dirty or force:
-            events.publish("job_update", user_id, self.job_id)
         return "cancelled" if cancel else None
 
     def _database_unreachable(self, exc: OperationalError) -> None:
@@ -448,7 +449,6 @@ def run_job(job_id: int, worker_id: str) -> None:
     """Build a job this worker has claimed and record how it ended. The database writes at both ends
     wait out a short database outage (a restart): the build itself does not need the database."""
     job = retry_while_unreachable(lambda: _announce_start(job_id))
-    events.publish("notification", job.user_id, job.id)
     pipeline = Pipeline(job, worker_id)
     pipeline.run.note(f"build {job.id} attempt {job.attempts} on {worker_id}")
     for line in sandbox.describe(pipeline.cfg.build_memory_mb, pipeline.cfg.build_pids_max, pipeline.cfg.build_disk_mb):
@@ -520,7 +520,4 @@ def finish(job_id: int, worker_id: str, outcome: str, pipeline: Pipeline, error:
         else:
             job.current_step = "cancelled"
             notify(session, job, "cancelled", f"{website.name} cancelled", "Stopped while building.", f"/jobs/{job.id}")
-        job.notification_sent = True
-        user_id = job.user_id
-    events.publish("job_update", user_id, job_id)
-    events.publish("notification", user_id, job_id)
+        events.after_commit(session, Notice(Change.JOB, job.user_id, job_id))

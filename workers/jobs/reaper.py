@@ -18,11 +18,12 @@ from sqlmodel import Session, col, select
 from workers.build import sandbox
 from workers.config import settings
 from workers.jobs import build_cache
-from workers.notify.bell import notify, retry_action_url
+from workers.notify import bell
 from workers.queue.scheduler import MAX_ATTEMPTS, expired_jobs, running_count, waiting_count
 from workers.queue.wake import wake
 from workers.store import events
 from workers.store.db import session_scope
+from workers.store.events import Change, Notice
 from workers.store.models import IN_FLIGHT_STATUSES, BuildJob, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def reap_expired(session: Session) -> list[BuildJob]:
             job.status, job.completed_at = JobStatus.FAILED, utcnow()
             job.error = f"the worker died {job.attempts} times while building this job (last step: {job.current_step})"
             job.current_step = "failed: worker died"
-            notify(session, job, "failed", "Build failed", job.error, retry_action_url(job.id))
+            bell.notify(session, job, "failed", "Build failed", job.error, bell.retry_action_url(job.id))
         else:
             job.status, job.progress = JobStatus.QUEUED, 0
             job.current_step = f"requeued after its worker died (attempt {job.attempts} of {MAX_ATTEMPTS})"
@@ -80,12 +81,14 @@ def maintain() -> None:
     sandbox.sweep_orphans()  # build processes of dead workers, before their jobs run again
     with session_scope() as session:
         reaped = reap_expired(session)
+        for job in bell.send_missed_final_notices(session):
+            log.warning("job %s ended without its final notice; sent it now", job.id)
+        events.after_commit(session, *(Notice(Change.JOB, job.user_id, job.id) for job in reaped))
     build_cache.release_followers()  # followers of a job that just failed or was cancelled
     with session_scope() as session:
         waiting = waiting_count(session)
         free = settings().max_concurrent_builds - running_count(session)
     for job in reaped:
         log.warning("job %s: %s", job.id, job.current_step)
-        events.publish("job_update", job.user_id, job.id)
     if waiting and free > 0:
         wake(min(waiting, free))

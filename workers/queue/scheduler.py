@@ -26,6 +26,7 @@ from workers.config import Settings, settings
 from workers.queue.wake import wake
 from workers.store import events
 from workers.store.db import session_scope
+from workers.store.events import Change, Notice
 from workers.store.models import IN_FLIGHT_STATUSES, BuildJob, JobStatus, SchedulerState, utcnow
 
 LEASE_SECONDS = 30
@@ -258,12 +259,11 @@ def claim(worker_id: str, admission: Callable[[], Admission] | None = None) -> i
         job_id, owner = (job.id, job.user_id) if job else (None, None)
         now_waiting = session.info.pop("now_waiting", None)
         moved = queued_user_ids(session) if job else set()
-    notices = [("job_update", owner, job_id)] if owner is not None else []
-    if now_waiting is not None:
-        notices.append(("job_update", *now_waiting))
-    notices += [("queue", user_id, None) for user_id in moved - {owner}]
-    if notices:
-        events.publish_many(notices)
+        notices = [Notice(Change.JOB, owner, job_id)] if owner is not None else []
+        if now_waiting is not None:
+            notices.append(Notice(Change.JOB, *now_waiting))
+        notices += [Notice(Change.QUEUE, user_id) for user_id in moved - {owner}]
+        events.after_commit(session, *notices)
     return job_id
 
 

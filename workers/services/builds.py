@@ -9,6 +9,7 @@ from workers.jobs import intake
 from workers.jobs import lifecycle as jobs
 from workers.store import events
 from workers.store.db import session_scope
+from workers.store.events import Change, Notice
 from workers.store.models import BuildJob, User
 
 MAX_PRIORITY = jobs.MAX_PRIORITY  # the highest priority anyone may ask for (users: ±10)
@@ -51,7 +52,7 @@ def cancel(user: User, job_id: int) -> BuildJob:
     """Cancel a queued job at once, or ask a building one's worker to stop it."""
     with session_scope() as session:
         job = jobs.cancel(session, user.id, job_id)
-    events.publish_many([("job_update", user.id, job_id), ("notification", user.id, job_id)])
+        events.after_commit(session, Notice(Change.JOB, user.id, job_id))
     return job
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from workers.notify import bell
 from workers.store import events
 from workers.store.db import session_scope
+from workers.store.events import Change, Notice
 from workers.store.models import User
 
 
@@ -18,7 +19,7 @@ def mark_read(user: User, notification_id: int | None = None) -> int:
     """Mark one of the user's notifications (None: all) read; returns how many changed."""
     with session_scope() as session:
         changed = bell.mark_read(session, user.id, notification_id)
-    events.publish("notification_read", user.id)
+        events.after_commit(session, Notice(Change.NOTIFICATIONS_READ, user.id))
     return changed
 
 
@@ -30,5 +31,5 @@ def open_notification(user: User, notification_id: int) -> str | None:
             (n["actionUrl"] for n in bell.notifications(session, user.id)["notifications"] if n["id"] == notification_id),
             None,
         )
-    events.publish("notification_read", user.id)
+        events.after_commit(session, Notice(Change.NOTIFICATIONS_READ, user.id))
     return target

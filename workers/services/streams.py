@@ -9,9 +9,11 @@ from workers.errors import UserError
 from workers.jobs import quotas
 from workers.services import builds, notifications
 from workers.store import events
+from workers.store.events import Change
 from workers.store.models import User
 
 StreamLease = quotas.StreamLease
+__all__ = ["Change", "StreamLease", "notice_stream", "open_stream", "payloads"]
 
 
 def notice_stream(user: User) -> str:

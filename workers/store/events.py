@@ -1,7 +1,9 @@
-"""Change notices on Redis pub/sub.
+"""Change notices on Redis pub/sub, typed, and sent after the transaction that made the change.
 
-A notice names only what changed (user, job); listeners read the truth from the database. Losing a
-notice (Redis down) never loses data: pages re-read the database when they reconnect.
+A notice names only what changed (`Change`, user, job); listeners read the truth from the database.
+Code that changes rows registers its notices on the session (`after_commit`); they go out right after
+the commit (none after a rollback), from `publish`, the one place that sends. Losing a notice (Redis
+down) never loses data: pages re-read the database when they reconnect.
 """
 
 from __future__ import annotations
@@ -9,16 +11,35 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 
 import redis
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from workers.config import settings
 
 CHANNEL_PREFIX = "webbuilder:user:"
 STREAM_PREFIX = "webbuilder:events:user:"
 STREAM_MAXLEN = 1000  # per user; enough for an API client to resume after a short disconnect
+_PENDING = "webbuilder_notices"  # Session.info key: notices to send after the commit
 log = logging.getLogger(__name__)
+
+
+class Change(StrEnum):
+    JOB = "job_update"  # one job's status, progress, steps or log
+    QUEUE = "queue"  # the user's places in the queue moved (someone else's job went ahead or left)
+    NOTIFICATION = "notification"  # a new notification: pages announce it
+    NOTIFICATIONS_READ = "notification_read"  # read marks changed: pages refresh the bell quietly
+    WATCH = "watch"  # a tab started showing a feed (pub/sub only: for the web app's relay)
+
+
+@dataclass(frozen=True)
+class Notice:
+    change: Change
+    user_id: int
+    job_id: int | None = None
 
 
 def user_channel(user_id: int) -> str:
@@ -45,29 +66,43 @@ def user_stream(user_id: int) -> str:
 
 def watching(user_id: int, job_id: int | None = None) -> None:
     """A tab started showing this user's feed (or this job): tells the web app's relay, which skips
-    the feeds nobody watches (webbuilder_app/state/feed.py). Pub/sub only: API streams don't care."""
+    the feeds nobody watches. Pub/sub only: API streams don't care."""
+    message = json.dumps({"type": Change.WATCH, "userId": user_id, "jobId": job_id})
     try:
-        redis_client().publish(user_channel(user_id), json.dumps({"type": "watch", "userId": user_id, "jobId": job_id}))
+        redis_client().publish(user_channel(user_id), message)
     except Exception as exc:  # the tab read the database when it linked; it only misses live updates
         log.warning("could not announce a watcher of user %s: %s", user_id, exc)
 
 
-def publish(kind: str, user_id: int, job_id: int | None = None, **extra) -> None:
-    """Tell listening pages (pub/sub) and API streams (XADD) that something of `user_id` changed.
-    Never raises."""
-    publish_many([(kind, user_id, job_id)], **extra)
+def after_commit(session: Session, *notices: Notice) -> None:
+    """Send `notices` once `session` commits; forget them if it rolls back."""
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        sa_event.listen(session, "after_commit", _publish_committed)
+        sa_event.listen(session, "after_rollback", _forget)
+    pending.extend(notices)
 
 
-def publish_many(notices: Iterable[tuple[str, int, int | None]], **extra) -> None:
-    """Several (kind, user_id, job_id) notices in one round trip: a new upload can move the queue of
-    every waiting user. Never raises."""
-    notices = list(notices)
+def _publish_committed(session: Session) -> None:
+    notices, session.info[_PENDING] = session.info[_PENDING], []
+    if notices:
+        publish(*dict.fromkeys(notices))  # each distinct notice once per transaction
+
+
+def _forget(session: Session) -> None:
+    session.info[_PENDING] = []
+
+
+def publish(*notices: Notice) -> None:
+    """Tell listening pages (pub/sub) and API streams (XADD) what changed, in one round trip. For
+    changes no transaction of ours holds; rows changed in a session use `after_commit`. Never raises."""
     try:
         pipe = redis_client().pipeline(transaction=False)
-        for kind, user_id, job_id in notices:
-            message = json.dumps({"type": kind, "userId": user_id, "jobId": job_id, **extra})
-            pipe.publish(user_channel(user_id), message)
-            pipe.xadd(user_stream(user_id), {"data": message}, maxlen=STREAM_MAXLEN, approximate=True)
+        for notice in notices:
+            message = json.dumps({"type": notice.change, "userId": notice.user_id, "jobId": notice.job_id})
+            pipe.publish(user_channel(notice.user_id), message)
+            pipe.xadd(user_stream(notice.user_id), {"data": message}, maxlen=STREAM_MAXLEN, approximate=True)
         pipe.execute()
     except Exception as exc:  # the database already holds the change
-        log.warning("could not publish %s: %s", ", ".join(f"{kind} of job {job_id}" for kind, _, job_id in notices), exc)
+        log.warning("could not publish %s: %s", ", ".join(f"{n.change} of job {n.job_id}" for n in notices), exc)

@@ -106,7 +106,6 @@ class BuildJob(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     error_details: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     steps: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    allocated_port: int | None = None
     preview_url: str | None = None
     site_slug: str | None = Field(default=None, index=True, max_length=64)
     source_hash: str | None = Field(default=None, index=True, max_length=64)
@@ -116,7 +115,7 @@ class BuildJob(SQLModel, table=True):
     build_cache: str | None = Field(default=None, max_length=16)  # hit | miss | follow
     build_cache_reason: str | None = Field(default=None, max_length=200)
     follows_job_id: int | None = Field(default=None, index=True)  # an identical build this job waits for
-    notification_sent: bool = False
+    notification_sent: bool = False  # its final notice (completed, failed, cancelled) is in the bell
     retry_of: int | None = None
     attempts: int = 0
     worker_id: str | None = Field(default=None, max_length=128)
