@@ -21,7 +21,7 @@ from workers.accounts import users as accounts
 from workers.config import settings
 from workers.notify import deliveries
 from workers.store.db import session_scope
-from workers.store.models import User, WebhookDelivery
+from workers.store.models import User, WebhookDelivery, as_utc
 
 SETTINGS = "/api/website-builder/user/settings"
 VERIFY = f"{SETTINGS}/verify"
@@ -46,7 +46,7 @@ def link_sent_earlier(username: str, **delta) -> None:
     """Move the user's last confirmation link back in time, as if it had been mailed that long ago."""
     with session_scope() as session:
         user = accounts.find_user(session, username)
-        user.email_verification_sent_at = sessions.aware(user.email_verification_sent_at) - timedelta(**delta)
+        user.email_verification_sent_at = as_utc(user.email_verification_sent_at) - timedelta(**delta)
 
 
 def open_page(link: str) -> VerifyEmailState:

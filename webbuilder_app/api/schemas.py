@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workers.services.builds import JobView
+
 
 class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -97,32 +99,6 @@ class NewToken(TokenView):
 class TokenList(Open):
     success: bool = True
     tokens: list[TokenView]
-
-
-class JobView(Open):
-    id: int
-    jobId: int
-    websiteId: int
-    websiteName: str
-    status: str = Field(description="pending | queued | building | running | completed | failed | cancelled")
-    priority: int
-    progress: int = Field(description="0–100")
-    currentStep: str
-    queuePosition: int | None = Field(description="1 = next to start; null unless queued")
-    estimatedTimeRemaining: int | None = Field(description="seconds until done (queued: wait + build); null when finished")
-    estimatedStartIn: int | None = Field(default=None, description="seconds until a queued job starts; null unless queued")
-    estimatedCompletionAt: str | None = Field(
-        default=None, description="ISO time estimatedTimeRemaining points at: count down to it between reads"
-    )
-    estimatedStartAt: str | None = Field(default=None, description="ISO time estimatedStartIn points at; null unless queued")
-    buildCache: str | None = Field(default=None, description="hit (identical recent build reused) | miss | follow (attached to an identical build in progress)")
-    buildCacheReason: str | None = Field(default=None, description="why the build cache hit or missed")
-    followsJobId: int | None = Field(default=None, description="the identical build a pending job follows")
-    createdAt: str | None
-    startedAt: str | None
-    completedAt: str | None
-    previewUrl: str | None
-    error: str | None
 
 
 class JobDetail(JobView):

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, desc, select
 
 from workers.config import settings
-from workers.store.models import AuthToken, User, utcnow
+from workers.store.models import AuthToken, User, as_utc, utcnow
 
 COOKIE_NAME = "webbuilder_session"
 HANDOFF_SECONDS = 60
@@ -30,11 +30,6 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _client_label(client: str) -> str:
@@ -60,7 +55,7 @@ def redeem_handoff(session: Session, code: str) -> str | None:
     """Turn a fresh, unused handoff code into a session; returns the session's token (for the
     cookie), or None for a code that is unknown, used or older than HANDOFF_SECONDS."""
     row = session.exec(select(AuthToken).where(AuthToken.token_hash == digest(code or ""), AuthToken.kind == "handoff")).first()
-    if row is None or row.revoked or utcnow() - aware(row.created_at) > timedelta(seconds=HANDOFF_SECONDS):
+    if row is None or row.revoked or utcnow() - as_utc(row.created_at) > timedelta(seconds=HANDOFF_SECONDS):
         return None
     token = secrets.token_urlsafe(32)
     row.token_hash, row.kind, row.created_at, row.last_used_at = digest(token), "session", utcnow(), utcnow()
@@ -75,14 +70,14 @@ def is_live(row: AuthToken, now: datetime | None = None) -> bool:
         return True
     now = now or utcnow()
     config = settings()
-    if now - aware(row.created_at) > timedelta(days=config.session_days):
+    if now - as_utc(row.created_at) > timedelta(days=config.session_days):
         return False
-    return now - aware(row.last_used_at or row.created_at) <= timedelta(hours=config.session_idle_hours)
+    return now - as_utc(row.last_used_at or row.created_at) <= timedelta(hours=config.session_idle_hours)
 
 
 def _used(row: AuthToken) -> None:
     now = utcnow()
-    if row.last_used_at is None or now - aware(row.last_used_at) > LAST_USED_PRECISION:
+    if row.last_used_at is None or now - as_utc(row.last_used_at) > LAST_USED_PRECISION:
         row.last_used_at = now
 
 
@@ -165,7 +160,7 @@ def session_view(row: AuthToken, current_id: int | None) -> dict:
     return {
         "id": row.id,
         "client": row.client,
-        "createdAt": aware(row.created_at).isoformat(),
-        "lastUsedAt": aware(row.last_used_at).isoformat() if row.last_used_at else None,
+        "createdAt": as_utc(row.created_at).isoformat(),
+        "lastUsedAt": as_utc(row.last_used_at).isoformat() if row.last_used_at else None,
         "current": row.id == current_id,
     }

@@ -17,7 +17,7 @@ from sqlmodel import Session, desc, select
 from workers.accounts import login_throttle, passwords, sessions
 from workers.errors import UserError
 from workers.notify import mailer
-from workers.store.models import AuthToken, User, utcnow
+from workers.store.models import AuthToken, User, as_utc, utcnow
 from workers.text import has_control_characters
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
@@ -140,8 +140,8 @@ def token_view(row: AuthToken) -> dict:
     return {
         "id": row.id,
         "name": row.name,
-        "createdAt": sessions.aware(row.created_at).isoformat(),
-        "lastUsedAt": sessions.aware(row.last_used_at).isoformat() if row.last_used_at else None,
+        "createdAt": as_utc(row.created_at).isoformat(),
+        "lastUsedAt": as_utc(row.last_used_at).isoformat() if row.last_used_at else None,
     }
 
 
@@ -193,7 +193,7 @@ def _link_sent_at(user: User) -> datetime | None:
     sent = user.email_verification_sent_at
     if user.email_verification_hash is None or sent is None:
         return None
-    sent = sessions.aware(sent)
+    sent = as_utc(sent)
     return sent if utcnow() - sent <= timedelta(hours=VERIFICATION_HOURS) else None
 
 
@@ -242,7 +242,7 @@ def resend_verification(session: Session, user_id: int) -> tuple[User, str]:
 
 def _new_verification_code(user: User) -> str:
     if user.email_verification_sent_at is not None:
-        elapsed = (utcnow() - sessions.aware(user.email_verification_sent_at)).total_seconds()
+        elapsed = (utcnow() - as_utc(user.email_verification_sent_at)).total_seconds()
         if elapsed < RESEND_SECONDS:
             wait = int(RESEND_SECONDS - elapsed) + 1
             raise UserError(f"A confirmation link was sent moments ago; you can ask for another in {wait} s.", 429, retry_after=wait)

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import secrets
 import select
 import shutil
 import subprocess
@@ -25,10 +26,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from workers.build import sandbox, site_collector
 from workers.build.site_collector import left_out
 from workers.config import settings
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,17 @@ MAX_COMPLAINT_LINES = 20
 INVALID = "could not collect the build's output (the collector's answer was not understood)"
 SWEEP_MARKER = ".published-files-swept"  # in the sites folder, once the sweep of older sites is done
 COLLECTOR = Path(site_collector.__file__).read_text()
+
+
+def new_site(sites_dir: Path, fill: Callable[[Path], T]) -> tuple[str, T]:
+    """A new site under an unguessable slug: `fill(staging)` writes it into a hidden staging folder,
+    which becomes `sites_dir/<slug>` whole, or not at all (fill raising leaves no site)."""
+    slug = secrets.token_hex(10)
+    staging = sites_dir / f".tmp-{slug}"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    result = fill(staging)
+    os.rename(staging, sites_dir / slug)
+    return slug, result
 
 
 class SiteRefused(Exception):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, desc, select
 
+from workers.build import publishing
 from workers.config import settings
 from workers.notify.bell import notify, retry_action_url
 from workers.queue.wake import wake
@@ -70,10 +70,7 @@ def _site(slug: str | None) -> Path | None:
 def _link_site(slug: str) -> str:
     """A new slug whose files are hard links to the published site `slug`."""
     sites = settings().sites_dir
-    new_slug = secrets.token_hex(10)
-    staging = sites / f".tmp-{new_slug}"
-    shutil.copytree(sites / slug, staging, copy_function=os.link)
-    os.rename(staging, sites / new_slug)
+    new_slug, _ = publishing.new_site(sites, lambda staging: shutil.copytree(sites / slug, staging, copy_function=os.link))
     return new_slug
 
 

@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, desc, select
 
 from workers.errors import UserError
@@ -158,9 +159,44 @@ def owned_website(session: Session, user_id: int, website_id: int) -> Website:
     return website
 
 
+class JobView(BaseModel):
+    """A job as the API, the pages and the webhooks show it (the OpenAPI document's JobView)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    jobId: int
+    websiteId: int
+    websiteName: str
+    websiteType: str = Field(description="what was uploaded: vite | static | …")
+    status: str = Field(description="pending | queued | building | running | completed | failed | cancelled")
+    priority: int
+    progress: int = Field(description="0–100")
+    currentStep: str
+    queuePosition: int | None = Field(description="1 = next to start; null unless queued")
+    estimatedTimeRemaining: int | None = Field(description="seconds until done (queued: wait + build); null when finished")
+    estimatedStartIn: int | None = Field(default=None, description="seconds until a queued job starts; null unless queued")
+    estimatedCompletionAt: str | None = Field(
+        default=None, description="ISO time estimatedTimeRemaining points at: count down to it between reads"
+    )
+    estimatedStartAt: str | None = Field(default=None, description="ISO time estimatedStartIn points at; null unless queued")
+    buildCache: str | None = Field(default=None, description="hit (identical recent build reused) | miss | follow (attached to an identical build in progress)")
+    buildCacheReason: str | None = Field(default=None, description="why the build cache hit or missed")
+    followsJobId: int | None = Field(default=None, description="the identical build a pending job follows")
+    createdAt: str | None
+    startedAt: str | None
+    completedAt: str | None
+    previewUrl: str | None
+    error: str | None
+    errorDetails: list[dict] = Field(default_factory=list, description="structured errors (file, line, column, code, message)")
+    steps: dict = Field(default_factory=dict, description="each step's status, seconds and cache outcome")
+    retryOf: int | None = Field(default=None, description="the job this one retries")
+    attempts: int = Field(default=0, description="how many times a worker started it")
+
+
 def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict:
     remaining, to_start = estimator.seconds_remaining(job), estimator.seconds_to_start(job)
-    return {
+    fields = {
         "id": job.id,
         "jobId": job.id,
         "websiteId": website.id,
@@ -188,6 +224,7 @@ def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict
         "retryOf": job.retry_of,
         "attempts": job.attempts,
     }
+    return JobView.model_construct(**fields).model_dump()
 
 
 def build_status(session: Session, user_id: int, website_id: int) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import shutil
 import stat
 import threading
@@ -318,19 +317,15 @@ class Pipeline:
     def publish(self) -> None:
         """Copy the output, read inside the sandbox, as plain files within the site caps (see
         workers/publishing.py), on the build's deadline and lease."""
-        slug = secrets.token_hex(10)
-        target = self.cfg.sites_dir / slug
-        staging = self.cfg.sites_dir / f".tmp-{slug}"
-        staging.parent.mkdir(parents=True, exist_ok=True)
         label = f"job{self.job.id}-a{self.job.attempts}-publish"
         try:
-            published = publishing.collect(self.output_dir, self.workdir, staging, label, self._still_running)
+            slug, published = publishing.new_site(
+                self.cfg.sites_dir, lambda staging: publishing.collect(self.output_dir, self.workdir, staging, label, self._still_running))
         except (publishing.SiteRefused, sandbox.SandboxUnavailable) as exc:
             raise StepFailed(str(exc)) from None
         if left := published.left_note():
             self.run.note(left)
-        os.rename(staging, target)
-        self.job.site_slug, self.job.site_bytes = slug, quotas.tree_bytes(target)
+        self.job.site_slug, self.job.site_bytes = slug, quotas.tree_bytes(self.cfg.sites_dir / slug)
         self.job.preview_url = self.cfg.preview_url(slug)
         self.run.note(f"published at {self.job.preview_url}")
 

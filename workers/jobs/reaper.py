@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from datetime import timezone
 
 import psutil
 from sqlmodel import Session, col, select
@@ -24,7 +23,7 @@ from workers.queue.wake import wake
 from workers.store import events
 from workers.store.db import session_scope
 from workers.store.events import Change, Notice
-from workers.store.models import IN_FLIGHT_STATUSES, BuildJob, JobStatus, utcnow
+from workers.store.models import IN_FLIGHT_STATUSES, BuildJob, JobStatus, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +47,9 @@ def orphaned_jobs(session: Session) -> list[BuildJob]:
     orphans = []
     for job in jobs:
         pid = job.worker_id[len(prefix):].split(":", 1)[0]
-        if pid.isdigit() and _process_gone(int(pid), _aware(job.started_at)):
+        if pid.isdigit() and _process_gone(int(pid), as_utc(job.started_at)):
             orphans.append(job)
     return orphans
-
-
-def _aware(moment):
-    """SQLite returns naive datetimes; they are UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
 
 
 def reap_expired(session: Session) -> list[BuildJob]:

@@ -17,7 +17,6 @@ from workers.store import events
 from workers.store.events import Change, Notice
 from workers.store.models import BuildJob, UserNotification, Website, iso, utcnow
 
-
 FINAL_KINDS = ("completed", "failed", "cancelled")  # a job's final notice: one of these, once
 MISSED_NOTICE_WINDOW = timedelta(hours=24)  # how far back the sweep looks for ended jobs without one
 

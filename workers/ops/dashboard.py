@@ -20,15 +20,13 @@ from sqlmodel import Session, col, or_, select
 from workers.config import settings
 from workers.jobs.build_cache import FOLLOW, HIT
 from workers.jobs.lifecycle import QueueEstimator, job_view
+from workers.queue import psutil_admission
 from workers.store import events
-from workers.store.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, BuildJob, JobStatus, User, Website, utcnow
+from workers.store.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, BuildJob, JobStatus, User, Website, as_utc, utcnow
 
 HEARTBEAT_PREFIX = "webbuilder:worker:"
 HEARTBEAT_TTL_SECONDS = 15  # three missed beats of the 5 s maintenance loop
 WINDOWS = {"hour": (timedelta(hours=1), timedelta(minutes=5)), "day": (timedelta(days=1), timedelta(hours=1))}
-
-psutil.cpu_percent(interval=None)  # prime the counter: the next reading covers the time since import
-
 
 # --- workers -----------------------------------------------------------------------------------
 
@@ -53,12 +51,12 @@ def workers_alive() -> list[dict]:
 # --- host --------------------------------------------------------------------------------------
 
 def host_load() -> dict:
-    """CPU since the previous call (no sampling sleep), memory, load average, data disk."""
+    """CPU over the last second and memory as admission sees them, load average, data disk."""
     memory = psutil.virtual_memory()
     data_dir = settings().data_dir
     disk = psutil.disk_usage(str(data_dir if data_dir.exists() else data_dir.anchor))
     return {
-        "cpuPercent": round(psutil.cpu_percent(interval=None), 1),
+        "cpuPercent": round(psutil_admission.measure().cpu_percent, 1),
         "cpuCount": psutil.cpu_count() or 1,
         "memoryPercent": round(memory.percent, 1),
         "memoryUsedGb": round((memory.total - memory.available) / 2**30, 1),
@@ -104,13 +102,6 @@ def _jobs_touching(session: Session, since: datetime) -> list[BuildJob]:
     ).all())
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=utcnow().tzinfo)
-    return moment
-
-
 def _percent(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
 
@@ -133,7 +124,7 @@ def history(session: Session, window: str = "hour", now: datetime | None = None)
         durations = []
         finished = failed = 0
         for job in rows:
-            created, started, done = _aware(job.created_at), _aware(job.started_at), _aware(job.completed_at)
+            created, started, done = as_utc(job.created_at), as_utc(job.started_at), as_utc(job.completed_at)
             left_queue = started or done
             if created <= edge and (left_queue is None or left_queue > edge):
                 waiting += 1
@@ -148,7 +139,7 @@ def history(session: Session, window: str = "hour", now: datetime | None = None)
         buckets.append({"time": label, "queued": waiting, "completed": finished, "failed": failed,
                         "buildSeconds": round(statistics.median(durations), 1) if durations else 0})
         edge += step
-    ended = [job for job in rows if job.completed_at and _aware(job.completed_at) >= since]
+    ended = [job for job in rows if job.completed_at and as_utc(job.completed_at) >= since]
     answered = [job for job in ended if job.status in (JobStatus.COMPLETED, JobStatus.FAILED)]
     reused = sum(1 for job in answered if job.build_cache in (HIT, FOLLOW))
     # A job the build cache answered carries its source's step records (marked "hit"), not an

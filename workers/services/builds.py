@@ -12,6 +12,7 @@ from workers.store.db import session_scope
 from workers.store.events import Change, Notice
 from workers.store.models import BuildJob, User
 
+JobView = jobs.JobView  # the job view's fields, documented (the API's schema)
 MAX_PRIORITY = jobs.MAX_PRIORITY  # the highest priority anyone may ask for (users: ±10)
 
 

@@ -12,6 +12,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A moment from the database with its zone: SQLite hands datetimes back naive; they were
+    written in UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
 def iso(moment: datetime | None) -> str | None:
     """A moment as the API shows it (ISO 8601), or None."""
     return moment.isoformat() if moment else None
