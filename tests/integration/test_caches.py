@@ -11,8 +11,7 @@ from tests.conftest import wait_for
 from tests.helpers import job, make_user
 from tests.projects import react_project, static_site, zip_folder
 from workers.config import settings
-from workers.jobs import intake
-from workers.jobs import lifecycle as jobs
+from workers.jobs import intake, views
 from workers.notify import bell
 from workers.queue import scheduler
 from workers.store.db import session_scope
@@ -28,7 +27,7 @@ def upload(user_id: int, folder, name: str) -> int:
 
 def view(user_id: int, job_id: int) -> dict:
     with session_scope() as session:
-        return jobs.job_detail(session, user_id, job_id)
+        return views.job_detail(session, user_id, job_id)
 
 
 def finished(user_id: int, job_id: int) -> dict:
@@ -72,7 +71,7 @@ def test_dependency_cache_and_build_cache_across_uploads(env, tmp_path, processe
     assert edited["status"] == "completed", edited["error"]
     assert edited["steps"]["install"]["cache"] == "hit"
     with session_scope() as session:
-        assert "dependencies restored from cache" in jobs.full_log(session, user, edited["id"])
+        assert "dependencies restored from cache" in views.full_log(session, user, edited["id"])
 
     # A changed lockfile is a miss, and says why.
     relocked = finished(user, upload(user, with_renamed_lockfile(react_project(tmp_path / "v3")), "Shop"))

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from tests.helpers import build_next, job, make_user, queue_project
 from tests.projects import static_site
 from workers.config import settings
-from workers.jobs import build_cache
+from workers.jobs import build_cache, views
 from workers.jobs import lifecycle as jobs
 from workers.notify import bell
 from workers.store.db import session_scope
@@ -55,7 +55,7 @@ def test_identical_upload_completes_at_once_with_the_same_site(env, tmp_path):
     assert all(step["cache"] == "hit" for step in hit.steps.values())
     assert notes(user, again) == ["completed"]
     with session_scope() as session:
-        view = jobs.job_detail(session, user, again)
+        view = views.job_detail(session, user, again)
     assert (view["buildCache"], view["currentStep"], view["queuePosition"]) == ("hit", "completed (cache hit)", None)
 
 
@@ -110,8 +110,8 @@ def test_identical_upload_follows_the_build_in_progress_and_completes_with_it(en
     waiting = job(follower)
     assert (waiting.status, waiting.follows_job_id, waiting.build_cache) == ("pending", leader, "follow")
     with session_scope() as session:
-        view = jobs.job_detail(session, user, follower)
-        leader_eta = jobs.job_detail(session, user, leader)["estimatedTimeRemaining"]
+        view = views.job_detail(session, user, follower)
+        leader_eta = views.job_detail(session, user, leader)["estimatedTimeRemaining"]
     assert view["queuePosition"] is None and view["estimatedTimeRemaining"] == leader_eta
     assert view["currentStep"] == "waiting for an identical build"
 

@@ -14,8 +14,9 @@ from sqlalchemy import update
 from tests.helpers import make_user, queue_project
 from tests.projects import static_site
 from workers.config import settings
-from workers.jobs import lifecycle as jobs
+from workers.jobs import views
 from workers.queue import psutil_admission, scheduler
+from workers.queue.eta import QueueEstimator
 from workers.store.db import session_scope
 from workers.store.models import BuildJob, JobStatus, utcnow
 
@@ -115,7 +116,7 @@ def test_positions_follow_the_dispatch_order(env, site):
     b1 = site(bob)
     urgent = site(bob, priority=5)
     with session_scope() as session:
-        estimator = jobs.QueueEstimator(session)
+        estimator = QueueEstimator(session)
         positions = {job_id: estimator.position(session.get(BuildJob, job_id)) for job_id in (a1, a2, b1, urgent)}
     assert positions == {urgent: 1, a1: 2, b1: 3, a2: 4}
     assert start_order(4) == [urgent, a1, b1, a2]
@@ -139,7 +140,7 @@ def test_eta_uses_measured_step_durations_and_running_jobs(env, site, one_slot):
         job.steps = {"install": {"status": "done", "seconds": 4.0}, "build": {"status": "running", "startedAt": (utcnow() - timedelta(seconds=2)).isoformat()}}
     first, second = site(user), site(user)
     with session_scope() as session:
-        views = {job_id: jobs.job_detail(session, user, job_id) for job_id in (running, first, second)}
+        views = {job_id: views.job_detail(session, user, job_id) for job_id in (running, first, second)}
     assert views[running]["estimatedTimeRemaining"] == 4
     assert (views[first]["queuePosition"], views[first]["estimatedStartIn"], views[first]["estimatedTimeRemaining"]) == (1, 4, 14)
     assert (views[second]["queuePosition"], views[second]["estimatedStartIn"], views[second]["estimatedTimeRemaining"]) == (2, 14, 24)
@@ -157,19 +158,19 @@ def test_admission_holds_the_next_job_while_the_host_is_loaded(env, site, monkey
     monkeypatch.setattr(psutil_admission, "probe", lambda: psutil_admission.HostLoad(memory_percent=95, cpu_percent=10))
     assert scheduler.claim("test-worker", psutil_admission.check) is None
     with session_scope() as session:
-        view = jobs.job_detail(session, user, job_id)
+        view = views.job_detail(session, user, job_id)
     assert view["status"] == "queued"
     assert view["currentStep"] == "waiting for resources: memory 95% > 90%"
 
     monkeypatch.setattr(psutil_admission, "probe", lambda: psutil_admission.HostLoad(memory_percent=50, cpu_percent=97))
     assert scheduler.claim("test-worker", psutil_admission.check) is None
     with session_scope() as session:
-        assert jobs.job_detail(session, user, job_id)["currentStep"] == "waiting for resources: CPU 97% > 80%"
+        assert views.job_detail(session, user, job_id)["currentStep"] == "waiting for resources: CPU 97% > 80%"
 
     monkeypatch.setattr(psutil_admission, "probe", lambda: psutil_admission.HostLoad(memory_percent=50, cpu_percent=20))
     assert scheduler.claim("test-worker", psutil_admission.check) == job_id
     with session_scope() as session:
-        view = jobs.job_detail(session, user, job_id)
+        view = views.job_detail(session, user, job_id)
     assert (view["status"], view["currentStep"]) == ("building", "starting")
 
 

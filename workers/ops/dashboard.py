@@ -19,8 +19,9 @@ from sqlmodel import Session, col, or_, select
 
 from workers.config import settings
 from workers.jobs.build_cache import FOLLOW, HIT
-from workers.jobs.lifecycle import QueueEstimator, job_view
+from workers.jobs.views import job_view
 from workers.queue import psutil_admission
+from workers.queue.eta import QueueEstimator
 from workers.store import events
 from workers.store.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, BuildJob, JobStatus, User, Website, as_utc, utcnow
 

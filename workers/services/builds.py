@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from workers.jobs import intake
+from workers.jobs import intake, views
 from workers.jobs import lifecycle as jobs
 from workers.store import events
 from workers.store.db import session_scope
 from workers.store.events import Change, Notice
 from workers.store.models import BuildJob, User
 
-JobView = jobs.JobView  # the job view's fields, documented (the API's schema)
+JobView = views.JobView  # the job view's fields, documented (the API's schema)
 MAX_PRIORITY = jobs.MAX_PRIORITY  # the highest priority anyone may ask for (users: ±10)
 
 
@@ -30,23 +30,23 @@ def upload(user: User, name: str, files: Iterable[tuple[str, BinaryIO]], priorit
 def queue(user: User) -> dict:
     """The user's active jobs in queue order and their last finished ones."""
     with session_scope() as session:
-        return jobs.user_queue(session, user.id)
+        return views.user_queue(session, user.id)
 
 
 def job_detail(user: User, job_id: int) -> dict:
     """One of the user's jobs with its whole log as lines; UserError 404 for anyone else's."""
     with session_scope() as session:
-        return jobs.job_detail(session, user.id, job_id)
+        return views.job_detail(session, user.id, job_id)
 
 
 def build_status(user: User, website_id: int) -> dict:
     with session_scope() as session:
-        return jobs.build_status(session, user.id, website_id)
+        return views.build_status(session, user.id, website_id)
 
 
 def full_log(user: User, job_id: int) -> str:
     with session_scope() as session:
-        return jobs.full_log(session, user.id, job_id)
+        return views.full_log(session, user.id, job_id)
 
 
 def cancel(user: User, job_id: int) -> BuildJob:
