@@ -86,8 +86,8 @@ def after_commit(session: Session, *notices: Notice) -> None:
 
 def _publish_committed(session: Session) -> None:
     notices, session.info[_PENDING] = session.info[_PENDING], []
-    if notices:
-        publish(*dict.fromkeys(notices))  # each distinct notice once per transaction
+    if notices:  # each distinct notice once; the jobs' changes before the bell's announcement of them
+        publish(*sorted(dict.fromkeys(notices), key=lambda notice: notice.change == Change.NOTIFICATION))
 
 
 def _forget(session: Session) -> None:
