@@ -43,7 +43,7 @@ def _hidden(path: str) -> bool:
     """Dot-paths (`/.env`, `/.git/config`, `/a/../b`) are not served, whatever is on disk (sites
     published before dotfiles were left out hold some), except under the top-level `/.well-known/`:
     the rule publishing follows (workers.services.sites.hidden)."""
-    return sites.hidden([part for part in path.split("/") if part])
+    return sites.hidden(tuple(part for part in path.split("/") if part))
 
 
 def with_previews(app: ASGIApp) -> ASGIApp:

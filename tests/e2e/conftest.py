@@ -129,7 +129,7 @@ def page(browser):
 
 def make_admin(app: RunningApp, username: str, password: str = "password123") -> None:
     app.run_python(
-        "from workers import accounts; from workers.store.db import session_scope\n"
+        "from workers.accounts import users as accounts; from workers.store.db import session_scope\n"
         f"with session_scope() as s: accounts.register(s, {username!r}, {password!r}, is_admin=True)"
     )
 

@@ -16,9 +16,7 @@ def set_dispatching(admin, paused: bool) -> None:
     """Pause or resume from the ops page, as an operator does."""
     wanted = "Dispatching is paused" if paused else "Dispatching is running"
     state = admin.locator("#dispatch-state")
-    # Rendered only once the page has read the current state. With several backend processes the
-    # first read of a freshly loaded page now and then waits seconds for Reflex's state lock.
-    expect(state).to_be_visible(timeout=30_000)
+    expect(state).to_be_visible()  # rendered only once the page has read the current state
     if state.inner_text() != wanted:
         admin.click("#toggle-dispatch")
     expect(state).to_have_text(wanted)

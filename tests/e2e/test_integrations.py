@@ -39,7 +39,7 @@ def test_add_a_webhook_see_its_secret_and_send_a_test(app, page, receiver):
 
 def confirmed(app) -> str:
     return app.run_python(
-        "from workers import accounts; from workers.store.db import session_scope\n"
+        "from workers.accounts import users as accounts; from workers.store.db import session_scope\n"
         "with session_scope() as s: print(accounts.find_user(s, 'confirm-e2e').email_confirmed)"
     ).strip()
 
@@ -50,7 +50,7 @@ def test_an_address_is_confirmed_by_the_button_of_the_page_its_link_opens(app, p
     # made as a server with one would make it before mailing it.
     link = app.run_python(
         "import os; os.environ['WEBBUILDER_SMTP_HOST'] = '127.0.0.1'\n"
-        "from workers import accounts, mailer; from workers.store.db import session_scope\n"
+        "from workers.accounts import users as accounts; from workers.notify import mailer; from workers.store.db import session_scope\n"
         "with session_scope() as s:\n"
         "    user, code = accounts.set_notification_settings(s, accounts.find_user(s, 'confirm-e2e').id, 'me@example.com', True)\n"
         "print(mailer.verification_link(code))"
