@@ -35,7 +35,7 @@ from .environment import installation, worker
 
 ROUNDS = 5
 IDENTICAL_ROUNDS = 5
-COLD_NPM_ROUNDS = 3
+COLD_NPM_ROUNDS = 5
 NPM_CI = ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]
 
 

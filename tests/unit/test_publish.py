@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import job, make_user, queue_project
 from tests.projects import static_site
-from workers.build import publishing, sandbox
+from workers.build import publishing, sandbox, steps
 from workers.config import settings
 from workers.jobs import pipeline
 from workers.queue.scheduler import claim_next_job
@@ -145,9 +145,9 @@ def test_a_publish_stops_when_the_build_must(env, tmp_path):
     def check() -> None:
         checks.append(1)
         if len(checks) == 3:
-            raise pipeline.Stopped("cancelled")
+            raise steps.Stopped("cancelled")
 
-    with pytest.raises(pipeline.Stopped):
+    with pytest.raises(steps.Stopped):
         collect(project, project, check)
     assert not (settings().sites_dir / "site").exists()
     leftovers = subprocess.run(["pgrep", "-f", str(project)], capture_output=True, text=True).stdout
@@ -194,8 +194,8 @@ def test_the_output_folder_must_be_a_real_folder_in_the_project(tmp_path, link):
     if link == "dist/index.html":
         (project / "dist").mkdir()
     os.symlink(victim if link == "dist" else victim / "index.html", project / link)
-    with pytest.raises(pipeline.StepFailed, match=f"^{link} is a symbolic link: the output must be a real folder in the project$"):
-        pipeline._output_folder(project)
+    with pytest.raises(steps.StepFailed, match=f"^{link} is a symbolic link: the output must be a real folder in the project$"):
+        steps._output_folder(project)
 
 
 def test_publishing_renews_the_lease(env, tmp_path, monkeypatch):

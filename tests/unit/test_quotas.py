@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from tests.helpers import build_next, job, make_user, queue_project
 from tests.projects import static_site
+from workers.build.disk_budget import tree_bytes
 from workers.config import settings
 from workers.jobs import lifecycle as jobs
 from workers.jobs import quotas
@@ -74,5 +75,5 @@ def test_the_storage_figure_of_an_upload_is_its_files_sizes(tmp_path):
     folder = site(tmp_path, "s", "sizes", 12_345)
     (folder / "deep" / "er").mkdir(parents=True)
     (folder / "deep" / "er" / "x.txt").write_bytes(b"x" * 100)
-    assert quotas.tree_bytes(folder) == 12_345 + 100 + len((folder / "index.html").read_bytes())
-    assert quotas.tree_bytes(tmp_path / "missing") == 0
+    assert tree_bytes(folder) == 12_345 + 100 + len((folder / "index.html").read_bytes())
+    assert tree_bytes(tmp_path / "missing") == 0

@@ -140,10 +140,10 @@ def test_eta_uses_measured_step_durations_and_running_jobs(env, site, one_slot):
         job.steps = {"install": {"status": "done", "seconds": 4.0}, "build": {"status": "running", "startedAt": (utcnow() - timedelta(seconds=2)).isoformat()}}
     first, second = site(user), site(user)
     with session_scope() as session:
-        views = {job_id: views.job_detail(session, user, job_id) for job_id in (running, first, second)}
-    assert views[running]["estimatedTimeRemaining"] == 4
-    assert (views[first]["queuePosition"], views[first]["estimatedStartIn"], views[first]["estimatedTimeRemaining"]) == (1, 4, 14)
-    assert (views[second]["queuePosition"], views[second]["estimatedStartIn"], views[second]["estimatedTimeRemaining"]) == (2, 14, 24)
+        shown = {job_id: views.job_detail(session, user, job_id) for job_id in (running, first, second)}
+    assert shown[running]["estimatedTimeRemaining"] == 4
+    assert (shown[first]["queuePosition"], shown[first]["estimatedStartIn"], shown[first]["estimatedTimeRemaining"]) == (1, 4, 14)
+    assert (shown[second]["queuePosition"], shown[second]["estimatedStartIn"], shown[second]["estimatedTimeRemaining"]) == (2, 14, 24)
 
 
 @pytest.fixture

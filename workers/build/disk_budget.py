@@ -66,3 +66,17 @@ class DiskBudget:
         took = time.monotonic() - now
         self._next = now + max(MIN_INTERVAL, took / DUTY)
         return self.used > self.limit_bytes
+
+
+def tree_bytes(folder: Path) -> int:
+    """The sizes of the files under `folder` (a symlink's own size; 0 if it is missing)."""
+    total = 0
+    pending = [str(folder)] if folder.is_dir() else []
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total

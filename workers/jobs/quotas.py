@@ -17,7 +17,6 @@ of requests in flight; the next request after it is refused.
 from __future__ import annotations
 
 import math
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
+from workers.build.disk_budget import tree_bytes
 from workers.config import settings
 from workers.errors import UserError
 from workers.store.models import ACTIVE_STATUSES, BuildJob, User, Website, utcnow
@@ -119,20 +119,6 @@ def storage_used(session: Session, user_id: int) -> int:
     sites = func.coalesce(func.sum(BuildJob.site_bytes), 0)
     used_sources, used_sites = session.exec(select(sources, sites).where(BuildJob.user_id == user_id)).one()
     return int(used_sources) + int(used_sites)
-
-
-def tree_bytes(folder: Path) -> int:
-    """The sizes of the files under `folder` (a symlink's own size; 0 if it is missing)."""
-    total = 0
-    pending = [str(folder)] if folder.is_dir() else []
-    while pending:
-        with os.scandir(pending.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-                else:
-                    total += entry.stat(follow_symlinks=False).st_size
-    return total
 
 
 def usage(session: Session, user: User) -> dict:
