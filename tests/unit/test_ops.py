@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from tests.helpers import make_user
 from workers.ops import dashboard as ops
+from workers.queue import heartbeats
 from workers.store.db import session_scope
 from workers.store.models import BuildJob, JobStatus, Website, utcnow
 
@@ -83,7 +84,7 @@ def test_active_jobs_lists_every_users_jobs_with_owner_running_first(env):
 
 
 def test_workers_alive_reads_the_heartbeats(env):
-    assert ops.workers_alive() == []
-    ops.beat()
-    (worker,) = ops.workers_alive()
+    assert heartbeats.workers_alive() == []
+    heartbeats.beat()
+    (worker,) = heartbeats.workers_alive()
     assert worker["pid"] > 0 and worker["seenAt"]

@@ -37,7 +37,7 @@ async def _link_to_user_feed(feed: rx.SharedState) -> rx.SharedState | None:
         return None
     linked = await link_for_session(feed, feed_token(user.id))
     linked._load(user)
-    live.watching(user.id)
+    live.watching(user)
     return linked
 
 

@@ -107,7 +107,7 @@ class JobState(rx.State):
         if detail is not None:
             feed = await link_for_session(feed, job_token(self.viewing_id))
             feed._show(detail)
-            live.watching(user.id, self.viewing_id)
+            live.watching(user, self.viewing_id)
         elif feed._linked_to:
             return await feed._unlink()  # stop receiving a job this user cannot see
 

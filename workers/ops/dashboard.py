@@ -2,15 +2,12 @@
 queue depth and build durations over time, dependency-cache and build-cache hit rates.
 
 Plain queries over the database and Redis, with no user scoping: only the admin-checked ops page
-calls these. Worker liveness comes from a heartbeat key each worker process refreshes from its
-maintenance loop; a key that expires means the worker stopped beating.
+calls these. Worker liveness is workers.queue.heartbeats'.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import statistics
 from datetime import datetime, timedelta
 
@@ -22,32 +19,9 @@ from workers.jobs.build_cache import FOLLOW, HIT
 from workers.jobs.views import job_view
 from workers.queue import psutil_admission
 from workers.queue.eta import QueueEstimator
-from workers.store import events
 from workers.store.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, BuildJob, JobStatus, User, Website, as_utc, utcnow
 
-HEARTBEAT_PREFIX = "webbuilder:worker:"
-HEARTBEAT_TTL_SECONDS = 15  # three missed beats of the 5 s maintenance loop
 WINDOWS = {"hour": (timedelta(hours=1), timedelta(minutes=5)), "day": (timedelta(days=1), timedelta(hours=1))}
-
-# --- workers -----------------------------------------------------------------------------------
-
-def beat() -> None:
-    """Record that this worker process is alive. Called every few seconds; never raises."""
-    name = f"{socket.gethostname()}:{os.getpid()}"
-    value = json.dumps({"name": name, "host": socket.gethostname(), "pid": os.getpid(),
-                        "seenAt": utcnow().isoformat()})
-    try:
-        events.redis_client().set(HEARTBEAT_PREFIX + name, value, ex=HEARTBEAT_TTL_SECONDS)
-    except Exception:  # Redis down: the page shows no workers, which is then the truth
-        pass
-
-
-def workers_alive() -> list[dict]:
-    client = events.redis_client()
-    keys = sorted(client.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500))
-    values = client.mget(keys) if keys else []
-    return [json.loads(value) for value in values if value]
-
 
 # --- host --------------------------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ class MaintenanceMiddleware(Middleware):
 
 def _maintain() -> None:
     from workers.jobs.reaper import maintain
-    from workers.ops.dashboard import beat
+    from workers.queue.heartbeats import beat
 
     beat()  # the ops page's "workers alive"; never raises
     maintain()

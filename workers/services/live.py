@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 
 from workers.config import settings
-from workers.store.events import redis_client, watching  # noqa: F401  (watching: re-exported for the states)
+from workers.store import events
+from workers.store.events import redis_client
+from workers.store.models import User
 from workers.store.server_secret import keyed_name
 
 SESSIONS_KEY = "webbuilder:sessions-with-tabs"
@@ -27,6 +29,11 @@ def feed_name(user_id: int) -> str:
 def job_feed_name(job_id: int) -> str:
     """The name of the job's shared feed."""
     return keyed_name("job-feed", job_id)
+
+
+def watching(user: User, job_id: int | None = None) -> None:
+    """A tab of `user`'s started showing their feed (or their job `job_id`): the relay feeds it."""
+    events.watching(user.id, job_id)
 
 
 def remember_session_tab(session_id: int, state_name: str, shared_token: str, tab: str) -> None:

@@ -10,7 +10,7 @@ from workers.errors import UserError
 from workers.net.client_address import in_networks
 from workers.ops import dashboard
 from workers.ops.metrics import BuildCollector
-from workers.queue import scheduler
+from workers.queue import heartbeats, scheduler
 from workers.store.db import session_scope
 from workers.store.models import User
 
@@ -32,7 +32,7 @@ def dashboard_view(user: User | None, window: str) -> dict:
         jobs = dashboard.active_jobs(session)
         stats = dashboard.history(session, window)
     try:
-        workers = dashboard.workers_alive()
+        workers = heartbeats.workers_alive()
     except Exception:  # Redis unreachable: say so through an empty list rather than fail the page
         workers = []
     return {"jobs": jobs, "users": dashboard.per_user(jobs), "stats": stats, "host": dashboard.host_load(),
