@@ -82,7 +82,7 @@ class EgressProxy:
         self._owner_uid = owner_uid
         self._refused: set[str] = set()
         self._lock = threading.Lock()
-        self._clients: set[socket.socket] = set()
+        self._sockets: set[socket.socket] = set()
         self._closed = threading.Event()
         self.connections = 0  # tunnels opened, for the job log
 
@@ -113,8 +113,8 @@ class EgressProxy:
         self._listener.close()
         self._thread.join(timeout=5)
         with self._lock:
-            for client in list(self._clients):
-                _close(client)
+            for open_socket in list(self._sockets):
+                _close(open_socket)
         self.socket_path.unlink(missing_ok=True)
         self.folder.rmdir()
 
@@ -127,7 +127,7 @@ class EgressProxy:
             except OSError:
                 return
             with self._lock:
-                self._clients.add(client)
+                self._sockets.add(client)
             threading.Thread(target=self._serve, args=(client,), name="egress-tunnel", daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
@@ -147,20 +147,24 @@ class EgressProxy:
             if upstream is None:
                 self._refuse(client, destination, reason)
                 return
-            self.connections += 1
+            with self._lock:  # closed with the proxy, so no tunnel outlives its step
+                self._sockets.add(upstream)
+                self.connections += 1
             if method == "CONNECT":
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             else:
                 upstream.sendall(forward)
             if rest:
                 upstream.sendall(rest)
-            client.settimeout(None)
+            client.settimeout(None)  # a tunnel may idle between requests; the step's deadline bounds it
+            upstream.settimeout(None)
             _pipe(client, upstream, self._closed)
         except OSError:
             pass
         finally:
             with self._lock:
-                self._clients.discard(client)
+                self._sockets.discard(client)
+                self._sockets.discard(upstream)
             _close(client)
             if upstream is not None:
                 _close(upstream)
