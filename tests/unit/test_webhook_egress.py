@@ -265,10 +265,14 @@ def test_every_attempt_checks_again(env, network, listener, receiver, monkeypatc
 
 
 class Trickler:
-    """A receiver on 127.0.0.1 that answers a status line, then one header byte every 0.2 s, forever."""
+    """A receiver on 127.0.0.1 that answers a status line, then one header byte every 0.2 s until
+    the attempt hangs up (or `close`)."""
+
+    PACE_SECONDS = 0.2
 
     def __init__(self):
         self.bytes_sent = 0
+        self._closed = threading.Event()
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/"
         threading.Thread(target=self._serve, daemon=True).start()
@@ -278,12 +282,16 @@ class Trickler:
         connection.recv(65536)
         try:
             connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-            while True:
+            while not self._closed.wait(self.PACE_SECONDS):  # the receiver's pace
                 connection.sendall(b"z")
                 self.bytes_sent += 1
-                time.sleep(0.2)  # the receiver's pace, not a wait for the test
         except OSError:
-            connection.close()
+            pass
+        connection.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._socket.close()
 
 
 def ping_timed(url: str, give_up_after: float) -> tuple[webhooks.Response, float]:
@@ -301,6 +309,7 @@ def test_an_attempt_ends_at_its_deadline_however_slowly_the_receiver_answers(env
     monkeypatch.setattr(webhooks, "ATTEMPT_SECONDS", 1.5)
     trickler = Trickler()
     answer, took = ping_timed(trickler.url, give_up_after=5)
+    trickler.close()
     assert (answer.status_code, answer.error) == (None, webhooks.COULD_NOT_CONNECT)
     assert 1.4 < took < 2.5, took
     assert trickler.bytes_sent >= 5  # each read got bytes well within any per-read timeout

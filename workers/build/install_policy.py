@@ -132,7 +132,7 @@ def check_sources(project: Path, rules: Policy) -> Sources:
             continue
         for url in _lockfile_sources(lockfile):
             if "://" not in url:  # a linked folder of the project's (package-lock's link entries)
-                if url.startswith("/") or not Path(os.path.normpath(project / url)).is_relative_to(project):
+                if not _inside(project, project, url):
                     raise DependencyRefused(f"{name} links a package from {url}, outside the upload")
             elif not _on_registry(url, rules) and not (rules.allow_remote and _is_git(url)):
                 raise DependencyRefused(
@@ -217,11 +217,16 @@ def _check_spec(project: Path, folder: Path, where: Path, name: str, spec: str, 
         return False
     if spec.startswith(("file:", "link:", "./", "../", "/", "~/")) or spec in (".", ".."):
         path = spec.split(":", 1)[1] if spec.startswith(("file:", "link:")) else spec
-        target = Path(os.path.normpath(folder / path.removeprefix("//")))
-        if path.startswith(("/", "~/")) or not target.is_relative_to(project):
+        if not _inside(project, folder, path.removeprefix("//")):
             raise DependencyRefused(f"{label} points outside the upload ({spec}): local dependencies must be inside it")
         return True
     return False
+
+
+def _inside(project: Path, base: Path, path: str) -> bool:
+    """Whether `path`, relative to `base`, names something in the upload (no absolute or home path,
+    no `..` past its root)."""
+    return not path.startswith(("/", "~/")) and Path(os.path.normpath(base / path)).is_relative_to(project)
 
 
 def _is_git(spec: str) -> bool:
