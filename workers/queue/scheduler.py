@@ -223,8 +223,8 @@ def claim_next_job(
     verdict = None
     if admission is not None and waiting_count(session):
         verdict = admission()  # measured before taking the lock: sampling CPU takes a moment
-    now = now or utcnow()
     state = _lock(session)
+    now = now or utcnow()  # read after the lock: the start time is never before the slot came free
     if state.paused or running_count(session) >= settings().max_concurrent_builds:
         return None
     head = next_queued(session, now)
