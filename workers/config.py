@@ -132,6 +132,8 @@ class Settings:
     # A published site's caps (workers/publishing.py): bytes, counted while copying, and entries.
     max_site_mb: int
     max_site_files: int
+    # Deployments per website that keep their files besides the live one (workers/jobs/retention.py).
+    keep_deployments: int
     # Webhooks and emails on completed/failed builds (workers/deliveries.py): the waits between
     # attempts; one more attempt than there are waits.
     webhook_retry_seconds: tuple[float, ...]
@@ -233,6 +235,7 @@ def _settings_for(_cwd: str, *_values: str | None) -> Settings:
         deps_cache_mb=max(1, _int("WEBBUILDER_DEPS_CACHE_MB", 2048)),
         max_site_mb=max(1, _int("WEBBUILDER_MAX_SITE_MB", 200)),
         max_site_files=max(1, _int("WEBBUILDER_MAX_SITE_FILES", 20000)),
+        keep_deployments=max(1, _int("WEBBUILDER_KEEP_DEPLOYMENTS", 10)),
         webhook_retry_seconds=_seconds_list("WEBBUILDER_WEBHOOK_RETRY_SECONDS", (10.0, 60.0, 300.0, 1800.0)),
         webhook_allow_private=_flag("WEBBUILDER_WEBHOOK_ALLOW_PRIVATE", False),
         smtp_host=os.environ.get("WEBBUILDER_SMTP_HOST", "").strip() or None,

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from . import auth, builds, errors, integrations, metrics, stream, usage
+from . import auth, builds, errors, integrations, metrics, stream, usage, websites
 
 
 def create_api() -> FastAPI:
@@ -16,6 +16,7 @@ def create_api() -> FastAPI:
     errors.install(api)
     api.include_router(auth.router)
     api.include_router(builds.router)
+    api.include_router(websites.router)
     api.include_router(integrations.router)
     api.include_router(stream.router)
     api.include_router(usage.router)

@@ -38,6 +38,13 @@ UPLOAD_FORM = {
                             "default": 0,
                             "description": "Higher builds sooner; users are held to -10..10.",
                         },
+                        "websiteId": {
+                            "type": "integer",
+                            "description": "Deploy a new version of this website of yours (the name is then ignored); "
+                            "without it, a new website.",
+                        },
+                        "message": {"type": "string", "maxLength": 500, "description": "The deployment's message."},
+                        "slug": {"type": "string", "maxLength": 63, "description": "A new website's address (default: from its name)."},
                     },
                 }
             }
@@ -78,7 +85,7 @@ def _check_archive_type(uploads: list[UploadFile]) -> None:
     "/upload",
     status_code=202,
     response_model=Uploaded,
-    responses=errors(400, 401, 413, 415, 422),
+    responses=errors(400, 401, 404, 409, 413, 415, 422),
     openapi_extra=UPLOAD_FORM,
 )
 async def upload(request: Request, user: User = Depends(current_user)) -> JSONResponse:
@@ -91,7 +98,8 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
         _check_archive_type(uploads)
         name = str(form.get("name") or "")
         files = [(f.filename or "", f.file) for f in uploads]
-        submitted = await run_in_threadpool(builds.upload, user, name, files, form.get("priority"))
+        submitted = await run_in_threadpool(
+            builds.upload, user, name, files, form.get("priority"), form.get("websiteId"), form.get("message"), form.get("slug"))
     finally:
         await form.close()
     position = submitted.queue_position
@@ -103,6 +111,8 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
                 "name": submitted.website.name,
                 "type": submitted.website.type,
                 "buildJobId": submitted.job.id,
+                "slug": submitted.website.slug,
+                "url": settings().preview_url(submitted.website.slug),
             },
             "queuePosition": position,
             "message": submitted.message,
@@ -113,7 +123,7 @@ async def upload(request: Request, user: User = Depends(current_user)) -> JSONRe
 
 @router.get("/{website_id}/build-status", response_model=JobDetail, responses=errors(401, 404))
 def build_status(website_id: RowId, user: User = Depends(current_user)) -> dict:
-    """The website's latest build, with the last 50 log lines."""
+    """The website's latest build, with the last 50 log lines, its stable address and live deployment."""
     return {"success": True, **builds.build_status(user, website_id)}
 
 
@@ -154,7 +164,7 @@ def cancel(job_id: RowId, user: User = Depends(current_user)) -> dict:
     return {"success": True, "jobId": job_id, "status": job.status, "cancelRequested": True}
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202, response_model=Retried, responses=errors(401, 404, 409, 410))
+@router.post("/jobs/{job_id}/retry", status_code=202, response_model=Retried, responses=errors(401, 404, 409))
 def retry(job_id: RowId, user: User = Depends(current_user)) -> dict:
     """Queue a new job with the same files as a failed or cancelled one."""
     new_job = builds.retry(user, job_id)

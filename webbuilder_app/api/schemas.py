@@ -140,6 +140,8 @@ class UploadedWebsite(Open):
     name: str
     type: str
     buildJobId: int
+    slug: str = Field(description="The website's stable address label.")
+    url: str = Field(description="The website's stable address: it serves the live deployment.")
 
 
 class Uploaded(Open):
@@ -161,6 +163,68 @@ class Retried(Open):
     jobId: int
     websiteId: int
     retryOf: int
+
+
+class WebsiteView(Open):
+    id: int
+    name: str
+    slug: str
+    url: str = Field(description="The stable address, http://<slug>.<preview domain>/: serves the live deployment.")
+    liveJobId: int | None = Field(description="The deployment the stable address serves; null before the first goes live.")
+    autoPublish: bool = Field(description="A successful build goes live at once; off: it waits for promote.")
+    lastStatus: str | None = Field(description="The newest deployment's status.")
+    lastJobId: int | None
+    updatedAt: str | None
+    deploymentCount: int
+
+
+class WebsiteList(Open):
+    success: bool = True
+    websites: list[WebsiteView] = Field(description="Most recently changed first.")
+
+
+class DeploymentView(Open):
+    jobId: int
+    status: str
+    message: str | None
+    createdAt: str | None
+    completedAt: str | None
+    previewUrl: str | None = Field(description="The deployment's own address (serves exactly what it built).")
+    live: bool
+    promotedAt: str | None = Field(description="When it last went live.")
+    promotedBy: str | None = Field(description="Who made it live then: a username, or auto-publish.")
+    retired: bool = Field(description="Its files were deleted (retention): its address answers 410.")
+    error: str | None
+
+
+class WebsiteDetail(WebsiteView):
+    settings: dict[str, Any]
+    deployments: list[DeploymentView] = Field(description="Newest first (the last 100).")
+
+
+class WebsiteAnswer(Open):
+    success: bool = True
+    website: WebsiteDetail
+
+
+class WebsiteChange(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    slug: str | None = Field(default=None, max_length=63, description="A new address; the old one keeps redirecting here.")
+    autoPublish: bool | None = None
+
+
+class WebsiteDeletion(BaseModel):
+    confirm: str = Field(description="The website's name, typed by the user.")
+
+
+class Redeployed(Open):
+    success: bool = True
+    jobId: int = Field(description="The new deployment's job.")
+    websiteId: int
+
+
+class Redeploy(BaseModel):
+    jobId: int | None = Field(default=None, description="The deployment whose files to build again (default: the live one).")
 
 
 class NewWebhookRequest(BaseModel):

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, desc, select
 
 from workers.build import publishing
 from workers.config import settings
+from workers.jobs import deployments
 from workers.notify.bell import notify, retry_action_url
 from workers.queue.wake import wake
 from workers.store import events
@@ -128,7 +129,7 @@ def _complete_like(session: Session, job: BuildJob, website: Website, source: Bu
         for name, info in (source.steps or {}).items()
     }
     job.logs = f"[webbuilder] build cache hit: {reason}; reused its output, published at {job.preview_url}"
-    notify(session, job, "completed", f"{website.name} is live", message, job.preview_url)
+    deployments.completed(session, job, website, message)
 
 
 def _settle(session: Session, follower: BuildJob, leader: BuildJob) -> None:

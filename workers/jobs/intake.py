@@ -18,7 +18,7 @@ from workers.build.archive import detect_project, extract_zip, strip_common_root
 from workers.config import settings
 from workers.errors import UploadTooLarge, UserError
 from workers.jobs import quotas
-from workers.jobs.lifecycle import Submitted, after_submit, queue_position, submit
+from workers.jobs.lifecycle import Deployment, Submitted, after_submit, queue_position, submit
 from workers.store.db import session_scope
 
 CHUNK = 1024 * 1024
@@ -76,7 +76,7 @@ def unpack(files: list[tuple[str, BinaryIO]], staging: Path) -> tuple[Path, str]
     return source, detect_project(source)
 
 
-def accept(user_id: int, name: str, files: Iterable[tuple[str, BinaryIO]], priority: int = 0) -> Submitted:
+def accept(user_id: int, name: str, files: Iterable[tuple[str, BinaryIO]], priority: int = 0, deployment: Deployment | None = None) -> Submitted:
     """The whole intake; raises UserError / UserError (UserError among them) with an HTTP
     status for the caller. The counting quotas are checked before the files are read, storage once
     their unpacked size is known; a refusal leaves nothing behind (the staging folder goes)."""
@@ -87,7 +87,7 @@ def accept(user_id: int, name: str, files: Iterable[tuple[str, BinaryIO]], prior
         source, project_type = unpack(list(files), staging)
         with session_scope() as session:
             quotas.check_storage(session, user_id, source)
-            submitted = submit(session, user_id, name, project_type, source, priority)
+            submitted = submit(session, user_id, name, project_type, source, priority, deployment)
     after_submit(submitted.job)
     with session_scope() as session:  # a read: SQLite's write lock is already released
         return replace(submitted, queue_position=queue_position(session, submitted.job))

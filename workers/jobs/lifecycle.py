@@ -13,8 +13,9 @@ from pathlib import Path
 from sqlmodel import Session
 
 from workers.errors import UserError
-from workers.jobs import build_cache, quotas
+from workers.jobs import build_cache, quotas, slugs
 from workers.jobs.build_cache import Fingerprint
+from workers.jobs.ownership import check_name, owned_job, owned_website
 from workers.notify.bell import notify
 from workers.queue.scheduler import queued_in_order, queued_user_ids
 from workers.queue.wake import wake
@@ -23,7 +24,6 @@ from workers.store.db import session_scope
 from workers.store.events import Change, Notice
 from workers.store.files import source_dir
 from workers.store.models import IN_FLIGHT_STATUSES, RETRYABLE_STATUSES, BuildJob, JobStatus, Website, utcnow
-from workers.text import has_control_characters
 
 USER_MAX_PRIORITY = 10
 MAX_PRIORITY = 1000  # admins may go past USER_MAX_PRIORITY, not without bound
@@ -61,21 +61,39 @@ def allowed_priority(requested: object, is_admin: bool) -> int:
     return priority if is_admin else max(-USER_MAX_PRIORITY, min(USER_MAX_PRIORITY, priority))
 
 
-def submit(session: Session, user_id: int, name: str, project_type: str, staged_source: Path, priority: int = 0) -> Submitted:
-    """Create the website and its queued job from an already validated, extracted upload.
-    The staged folder is moved into the job's folder. The caller commits, then calls `after_submit`."""
-    name = (name or "").strip()
-    if not name:
-        raise UserError("Give the website a name.", 422)
-    if len(name) > 200:
-        raise UserError("The name is longer than 200 characters.", 422)
-    if has_control_characters(name):
-        raise UserError("The name may not contain control characters.", 422)
+def submit(session: Session, user_id: int, name: str, project_type: str, staged_source: Path, priority: int = 0,
+           deployment: Deployment | None = None) -> Submitted:
+    """Queue a build of an already validated, extracted upload: a new website called `name`, or a new
+    deployment of the user's website `deployment.website_id`. The staged folder is moved into the
+    job's folder. The caller commits, then calls `after_submit`."""
+    deployment = deployment or Deployment()
+    website = _target_website(session, user_id, name, deployment)
     files = _fingerprint(staged_source)  # reads every file: before the first write takes the lock
-    website = Website(user_id=user_id, name=name, type=project_type)
-    session.add(website)
-    session.flush()
-    return Submitted(website, _enqueue(session, website, priority, staged_source, files, move=True))
+    website.type = project_type
+    if website.id is None:
+        session.add(website)
+        session.flush()
+        if deployment.slug:
+            slugs.assign(session, website, deployment.slug)
+        else:
+            slugs.assign_new(session, website)
+    return Submitted(website, _enqueue(session, website, priority, staged_source, files, move=True, message=deployment.message))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What an upload says about where it goes: a website of the user's (else a new one, at `slug` if
+    given) and the deployment's message."""
+
+    website_id: int | None = None
+    message: str | None = None
+    slug: str | None = None
+
+
+def _target_website(session: Session, user_id: int, name: str, deployment: Deployment) -> Website:
+    if deployment.website_id is None:
+        return Website(user_id=user_id, name=check_name(name))
+    return owned_website(session, user_id, deployment.website_id)
 
 
 def queue_position(session: Session, job: BuildJob) -> int | None:
@@ -89,9 +107,10 @@ def _fingerprint(source: Path) -> Fingerprint:
     return build_cache.fingerprint(source)
 
 
-def _enqueue(session: Session, website: Website, priority: int, source: Path, files: Fingerprint, *, move: bool, retry_of: int | None = None) -> BuildJob:
+def _enqueue(session: Session, website: Website, priority: int, source: Path, files: Fingerprint, *, move: bool,
+             retry_of: int | None = None, message: str | None = None, clean: bool = False) -> BuildJob:
     """Queue a build of `source` (whose fingerprint is `files`), unless an identical upload answers it
-    (see build_cache)."""
+    (see build_cache). A `clean` build reuses nothing: no identical build, no earlier build's caches."""
 
     job = BuildJob(
         website_id=website.id,
@@ -99,6 +118,8 @@ def _enqueue(session: Session, website: Website, priority: int, source: Path, fi
         status=JobStatus.QUEUED,
         priority=priority,
         retry_of=retry_of,
+        message=message,
+        clean_build=clean,
         current_step="queued",
         source_hash=files.digest,
         source_files=files.files,
@@ -114,7 +135,9 @@ def _enqueue(session: Session, website: Website, priority: int, source: Path, fi
         shutil.copytree(source, target, copy_function=_link_or_copy, symlinks=True)
     website.build_job_id = job.id
     website.updated_at = utcnow()
-    if build_cache.reuse(session, job, website) == build_cache.MISS:
+    if clean:
+        job.build_cache, job.build_cache_reason = build_cache.MISS, "redeploy without cache"
+    if clean or build_cache.reuse(session, job, website) == build_cache.MISS:
         notify(session, job, "queued", f"{website.name} queued", "Waiting for a build slot.", f"/jobs/{job.id}")
     return job
 
@@ -140,22 +163,6 @@ def after_submit(job: BuildJob) -> None:
         wake()
 
 
-# --- reading -------------------------------------------------------------------------------------
-
-def owned_job(session: Session, user_id: int, job_id: int) -> BuildJob:
-    job = session.get(BuildJob, job_id)
-    if job is None or job.user_id != user_id:
-        raise UserError("Job not found.", 404)
-    return job
-
-
-def owned_website(session: Session, user_id: int, website_id: int) -> Website:
-    website = session.get(Website, website_id)
-    if website is None or website.user_id != user_id:
-        raise UserError("Website not found.", 404)
-    return website
-
-
 # --- cancel and retry ----------------------------------------------------------------------------
 
 def cancel(session: Session, user_id: int, job_id: int) -> BuildJob:
@@ -178,9 +185,23 @@ def retry(session: Session, user_id: int, job_id: int) -> BuildJob:
     old = owned_job(session, user_id, job_id)
     if old.status not in RETRYABLE_STATUSES:
         raise UserError(f"Only failed or cancelled jobs can be retried; this one is {old.status}.", 409)
-    if not source_dir(old.id).exists():
-        raise UserError("The files of this job are no longer stored; upload them again.", 410)
+    return _rebuild(session, user_id, old, retry_of=old.id, message=old.message, clean=old.clean_build)
+
+
+def redeploy(session: Session, user_id: int, website_id: int, job_id: int | None = None) -> BuildJob:
+    """Build a deployment's files again from clean (default: the live one's), as a new deployment."""
+    website = owned_website(session, user_id, website_id)
+    job_id = job_id or website.live_job_id or website.build_job_id
+    old = owned_job(session, user_id, job_id) if job_id else None
+    if old is None or old.website_id != website.id:
+        raise UserError("Deployment not found.", 404)
+    return _rebuild(session, user_id, old, message=f"redeploy of #{old.id} without cache", clean=True)
+
+
+def _rebuild(session: Session, user_id: int, old: BuildJob, *, retry_of: int | None = None, message: str | None, clean: bool) -> BuildJob:
+    if old.retired_at is not None or not source_dir(old.id).exists():
+        raise UserError(f"The files of deployment {old.id} are no longer kept (only the newest deployments keep theirs); upload them again.", 409)
     quotas.check_active_builds(session, user_id)
-    website = session.get(Website, old.website_id)
+    website = owned_website(session, user_id, old.website_id)
     files = _fingerprint(source_dir(old.id))
-    return _enqueue(session, website, old.priority, source_dir(old.id), files, move=False, retry_of=old.id)
+    return _enqueue(session, website, old.priority, source_dir(old.id), files, move=False, retry_of=retry_of, message=message, clean=clean)

@@ -20,7 +20,7 @@ from sqlmodel import col, desc, select
 from workers.build import sandbox
 from workers.build.steps import STEPS, ProjectBuild, StepFailed, Stopped
 from workers.config import settings
-from workers.jobs import build_cache
+from workers.jobs import build_cache, deployments
 from workers.notify.bell import notify, retry_action_url
 from workers.queue.scheduler import renew_lease
 from workers.store import events
@@ -127,8 +127,7 @@ class Pipeline:
                                   time.monotonic() + self.cfg.build_timeout, self._miss_reason)
 
     def _miss_reason(self, digest: str) -> str:
-        """Why a lockfile is not in the cache, judged from this user's previous build of a website
-        with the same name (each upload creates a new website row)."""
+        """Why a lockfile is not in the cache, judged from the website's previous deployment."""
         previous = retry_while_unreachable(self._previous_install)
         old = (previous or {}).get("install") or {}
         if not old.get("cacheKey"):
@@ -164,11 +163,9 @@ class Pipeline:
 
 
 def _previous_install_query(job: BuildJob):
-    same_site = select(Website.name).where(Website.id == job.website_id).scalar_subquery()
     return (
         select(BuildJob.steps)
-        .join(Website, col(Website.id) == BuildJob.website_id)
-        .where(Website.user_id == job.user_id, Website.name == same_site, BuildJob.id != job.id, col(BuildJob.steps).is_not(None), col(BuildJob.build_cache).is_distinct_from("hit"))
+        .where(BuildJob.website_id == job.website_id, BuildJob.id != job.id, col(BuildJob.steps).is_not(None), col(BuildJob.build_cache).is_distinct_from("hit"))
         .order_by(desc(BuildJob.id))
         .limit(1)
     )
@@ -241,7 +238,7 @@ def finish(job_id: int, worker_id: str, outcome: str, pipeline: Pipeline, error:
             job.progress, job.current_step = 100, "completed"
             job.site_slug, job.preview_url, job.site_bytes = pipeline.build.site_slug, pipeline.build.preview_url, pipeline.build.site_bytes
             seconds = (job.completed_at - job.started_at).total_seconds()
-            notify(session, job, "completed", f"{website.name} is live", f"Built in {seconds:.1f} s.", job.preview_url)
+            deployments.completed(session, job, website, f"Built in {seconds:.1f} s.")
         elif outcome == JobStatus.FAILED:
             job.current_step = f"failed at {pipeline.run.step}"
             first_line = strip_ansi(error or "").splitlines()[0][:300]

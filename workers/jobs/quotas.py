@@ -117,7 +117,8 @@ def storage_used(session: Session, user_id: int) -> int:
     so neither adds any (a retry's `source_bytes` is its predecessor's; a hit records no `site_bytes`)."""
     sources = func.coalesce(func.sum(case((col(BuildJob.retry_of).is_(None), BuildJob.source_bytes), else_=0)), 0)
     sites = func.coalesce(func.sum(BuildJob.site_bytes), 0)
-    used_sources, used_sites = session.exec(select(sources, sites).where(BuildJob.user_id == user_id)).one()
+    kept = select(sources, sites).where(BuildJob.user_id == user_id, col(BuildJob.retired_at).is_(None))  # retired: files deleted
+    used_sources, used_sites = session.exec(kept).one()
     return int(used_sources) + int(used_sites)
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from workers.build import sandbox
 from workers.config import settings
-from workers.jobs import build_cache
+from workers.jobs import build_cache, retention
 from workers.notify import bell
 from workers.queue.scheduler import MAX_ATTEMPTS, expired_jobs, running_count, waiting_count
 from workers.queue.wake import wake
@@ -77,6 +77,7 @@ def maintain() -> None:
         reaped = reap_expired(session)
         for job in bell.send_missed_final_notices(session):
             log.warning("job %s ended without its final notice; sent it now", job.id)
+        retention.sweep(session)
         events.after_commit(session, *(Notice(Change.JOB, job.user_id, job.id) for job in reaped))
     build_cache.release_followers()  # followers of a job that just failed or was cancelled
     with session_scope() as session:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, desc, select
 
+from workers.config import settings
 from workers.errors import UserError
-from workers.jobs.lifecycle import owned_job, owned_website
+from workers.jobs.ownership import owned_job, owned_website
 from workers.queue.eta import QueueEstimator
 from workers.store.files import log_path
 from workers.store.models import ACTIVE_STATUSES, BuildJob, Website, iso
@@ -51,6 +52,10 @@ class JobView(BaseModel):
     steps: dict = Field(default_factory=dict, description="each step's status, seconds and cache outcome")
     retryOf: int | None = Field(default=None, description="the job this one retries")
     attempts: int = Field(default=0, description="how many times a worker started it")
+    message: str | None = Field(default=None, description="the deployment's message from its upload")
+    websiteUrl: str | None = Field(default=None, description="the website's stable address (serves its live deployment)")
+    live: bool = Field(default=False, description="this deployment is the one the stable address serves")
+    retired: bool = Field(default=False, description="its files were deleted (retention): its address answers 410")
 
 
 def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict:
@@ -82,6 +87,10 @@ def job_view(job: BuildJob, website: Website, estimator: QueueEstimator) -> dict
         "steps": job.steps or {},
         "retryOf": job.retry_of,
         "attempts": job.attempts,
+        "message": job.message,
+        "websiteUrl": settings().preview_url(website.slug) if website.slug else None,
+        "live": website.live_job_id == job.id,
+        "retired": job.retired_at is not None,
     }
     return JobView.model_construct(**fields).model_dump()
 
@@ -93,6 +102,7 @@ def build_status(session: Session, user_id: int, website_id: int) -> dict:
     job = owned_job(session, user_id, website.build_job_id)
     view = job_view(job, website, QueueEstimator(session))
     view["logs"] = job.logs.splitlines()[-LOG_LINES_IN_STATUS:]
+    view["liveJobId"] = website.live_job_id
     return view
 
 

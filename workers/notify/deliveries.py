@@ -34,7 +34,9 @@ from workers.store.models import BuildJob, DeliveryStatus, User, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
-EVENTS = {"completed": "build.completed", "failed": "build.failed"}  # notification kind → event
+# notification kind (or "promoted": a deployment went live) → event
+EVENTS = {"completed": "build.completed", "failed": "build.failed", "promoted": "deployment.promoted"}
+EMAILED = ("build.completed", "build.failed")  # webhooks hear every event; email only of builds ending
 PING = "ping"
 WEBHOOK, EMAIL = "webhook", "email"
 # An attempt's claim: longer than one attempt can take (HTTP 10 s; SMTP 10 s per exchange). A worker
@@ -68,7 +70,7 @@ def record(session: Session, job: BuildJob, kind: str) -> None:
         if endpoint.enabled
     ]
     user = session.get(User, job.user_id)
-    if mailer.configured() and user.email_notifications and user.email_confirmed:
+    if event in EMAILED and mailer.configured() and user.email_notifications and user.email_confirmed:
         rows.append(WebhookDelivery(user_id=job.user_id, job_id=job.id, channel=EMAIL, event=event, target=user.email, next_attempt_at=now))
     if not rows:
         return
@@ -152,6 +154,9 @@ def job_payload(job: BuildJob, website: Website) -> dict:
         "websiteName": website.name,
         "status": job.status,
         "previewUrl": job.preview_url,
+        "websiteUrl": settings().preview_url(website.slug) if website.slug else None,
+        "live": website.live_job_id == job.id,
+        "message": job.message,
         "error": job.error,
         "startedAt": job.started_at.isoformat() if job.started_at else None,
         "completedAt": job.completed_at.isoformat() if job.completed_at else None,

@@ -62,11 +62,15 @@ def _maintain() -> None:
 
 
 def _sweep_published_sites() -> None:
-    """Once per data folder: sites published before dotfiles and links were left out lose them."""
+    """Once per data folder: sites published before dotfiles and links were left out lose them. At
+    each start: files of retired deployments a crash left on disk."""
     from workers.build.publishing import sweep_published
+    from workers.jobs.retention import remove_leftovers
 
     try:
         sweep_published()
+        if removed := remove_leftovers():
+            log.warning("removed the files of %d retired deployments left on disk", removed)
     except Exception:
         log.exception("the sweep of published sites failed; it runs again at the next worker start")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import BinaryIO
 
+from workers.errors import UserError
 from workers.jobs import intake, views
 from workers.jobs import lifecycle as jobs
+from workers.jobs.ownership import clean_message
 from workers.store import events
 from workers.store.db import session_scope
 from workers.store.events import Change, Notice
@@ -21,10 +23,22 @@ def upload_request_limit() -> int:
     return intake.request_limit()
 
 
-def upload(user: User, name: str, files: Iterable[tuple[str, BinaryIO]], priority: object = 0) -> jobs.Submitted:
-    """Queue a build of the uploaded project (a .zip or a folder's files) as `user`; the priority is
-    held to what the user may ask for."""
-    return intake.accept(user.id, name, files, jobs.allowed_priority(priority, user.is_admin))
+def upload(user: User, name: str, files: Iterable[tuple[str, BinaryIO]], priority: object = 0,
+           website_id: object = None, message: object = None, slug: object = None) -> jobs.Submitted:
+    """Queue a build of the uploaded project (a .zip or a folder's files) as `user`: a new website
+    (at `slug`, if given), or a new deployment of their website `website_id`. The priority is held to
+    what the user may ask for."""
+    deployment = jobs.Deployment(_website_id(website_id), clean_message(message), str(slug).strip() or None if slug else None)
+    return intake.accept(user.id, name, files, jobs.allowed_priority(priority, user.is_admin), deployment)
+
+
+def _website_id(value: object) -> int | None:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise UserError(f"websiteId must be a website's id, got {text[:40]!r}", 422)
+    return int(text)
 
 
 def queue(user: User) -> dict:
@@ -61,5 +75,13 @@ def retry(user: User, job_id: int) -> BuildJob:
     """A new job with the same files as a failed or cancelled one of the user's."""
     with session_scope() as session:
         new_job = jobs.retry(session, user.id, job_id)
+    jobs.after_submit(new_job)
+    return new_job
+
+
+def redeploy(user: User, website_id: int, job_id: int | None = None) -> BuildJob:
+    """Build a deployment of the user's website (default: the live one) again, reusing nothing."""
+    with session_scope() as session:
+        new_job = jobs.redeploy(session, user.id, website_id, job_id)
     jobs.after_submit(new_job)
     return new_job

@@ -33,6 +33,10 @@ class Change(StrEnum):
     NOTIFICATION = "notification"  # a new notification: pages announce it
     NOTIFICATIONS_READ = "notification_read"  # read marks changed: pages refresh the bell quietly
     WATCH = "watch"  # a tab started showing a feed (pub/sub only: for the web app's relay)
+    WEBSITE = "website"  # a website's live deployment, address or settings changed
+
+
+SITES_CHANNEL = "webbuilder:sites"  # every website change, for each web process's address cache
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Notice:
     change: Change
     user_id: int
     job_id: int | None = None
+    website_id: int | None = None
 
 
 def user_channel(user_id: int) -> str:
@@ -100,8 +105,10 @@ def publish(*notices: Notice) -> None:
     try:
         pipe = redis_client().pipeline(transaction=False)
         for notice in notices:
-            message = json.dumps({"type": notice.change, "userId": notice.user_id, "jobId": notice.job_id})
+            message = json.dumps({"type": notice.change, "userId": notice.user_id, "jobId": notice.job_id, "websiteId": notice.website_id})
             pipe.publish(user_channel(notice.user_id), message)
+            if notice.change == Change.WEBSITE:
+                pipe.publish(SITES_CHANNEL, message)
             pipe.xadd(user_stream(notice.user_id), {"data": message}, maxlen=STREAM_MAXLEN, approximate=True)
         pipe.execute()
     except Exception as exc:  # the database already holds the change

@@ -87,15 +87,46 @@ class AuthToken(SQLModel, table=True):
 
 
 class Website(SQLModel, table=True):
+    """A user's site: a stable address (`slug`) serving one of its deployments (`live_job_id`); each
+    build job of the website is a deployment with an address of its own (`BuildJob.site_slug`)."""
+
     __tablename__ = "websites"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     name: str = Field(max_length=200)
+    slug: str | None = Field(default=None, index=True, unique=True, max_length=63)
     type: str = Field(default="react", max_length=16)  # react | node | static
-    build_job_id: int | None = None
+    build_job_id: int | None = None  # the newest job (the seed's build-status reports it)
+    live_job_id: int | None = None  # the deployment the stable address serves
+    auto_publish: bool = True  # a successful build goes live at once; off: it waits for Promote
+    settings: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    deleted_at: datetime | None = None  # deleted: its addresses are down, its slugs stay taken
+
+
+class WebsiteSlug(SQLModel, table=True):
+    """Every slug a website has had. A renamed site's old slugs redirect to its current one, and no
+    slug is ever given to another website, even after its own was deleted."""
+
+    __tablename__ = "website_slugs"
+
+    slug: str = Field(primary_key=True, max_length=63)
+    website_id: int = Field(foreign_key="websites.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Promotion(SQLModel, table=True):
+    """A deployment made live: by whom (None: auto-publish of a successful build), when."""
+
+    __tablename__ = "promotions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    website_id: int = Field(foreign_key="websites.id", index=True)
+    job_id: int = Field(foreign_key="build_jobs.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class BuildJob(SQLModel, table=True):
@@ -121,6 +152,9 @@ class BuildJob(SQLModel, table=True):
     build_cache: str | None = Field(default=None, max_length=16)  # hit | miss | follow
     build_cache_reason: str | None = Field(default=None, max_length=200)
     follows_job_id: int | None = Field(default=None, index=True)  # an identical build this job waits for
+    message: str | None = Field(default=None, max_length=500)  # the deployment's note from its uploader
+    clean_build: bool = False  # "redeploy without cache": reuse nothing of the website's earlier builds
+    retired_at: datetime | None = None  # retention deleted its files; its address answers 410
     notification_sent: bool = False  # its final notice (completed, failed, cancelled) is in the bell
     retry_of: int | None = None
     attempts: int = 0
