@@ -9,7 +9,7 @@ A site is user code; on a subdomain it cannot read the app's cookies or storage,
 the app's own host. At the stable address HTML (and anything else without a content hash in its
 name) is sent `no-cache`, so a promote shows at the next load; hashed assets are cacheable for good.
 The slug → deployment lookup is cached per process and dropped when any web process hears that the
-website changed (`watch_addresses`); entries also expire, in case a notice was lost.
+website changed (`_watch_addresses`); entries also expire, in case a notice was lost.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import re
 import time
 from collections import OrderedDict
 
-import reflex as rx
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -87,8 +86,21 @@ _files = _FileServers()
 _addresses = _Addresses()
 
 
-async def watch_addresses(app: rx.App) -> None:
-    """Lifespan task: drop cached addresses of websites changed by any process (a promote, a rename)."""
+_watcher: asyncio.Task | None = None
+
+
+def _watch_addresses() -> None:
+    """From the first site request on, drop the cached addresses of websites any process changed (a
+    promote, a rename). Started here rather than as a lifespan task, so whatever server runs
+    `with_previews` keeps its cache true; the subscription clears the cache once it is listening."""
+    global _watcher
+    loop = asyncio.get_running_loop()
+    if _watcher is None or _watcher.done() or _watcher.get_loop() is not loop:
+        _addresses.forget(None)  # nobody listened until now: what is cached may be stale
+        _watcher = loop.create_task(_forget_changed())
+
+
+async def _forget_changed() -> None:
     async for website_id in sites.website_changes():
         _addresses.forget(website_id)
 
@@ -138,6 +150,7 @@ async def _serve_deployment(site_slug: str, scope: Scope, receive: Receive, send
 
 
 async def _serve_website(slug: str, scope: Scope, receive: Receive, send: Send) -> None:
+    _watch_addresses()
     found = await _addresses.get(slug)
     if found is None or found.deleted:
         await PlainTextResponse("No site is published here.", status_code=404)(scope, receive, send)

@@ -4,7 +4,7 @@ import reflex as rx
 
 from webbuilder_app.api.app import create_api
 from webbuilder_app.pages import account, auth, index, integrations, job, ops, tokens, verify_email  # noqa: F401  (registers the pages)
-from webbuilder_app.previews import watch_addresses, with_previews
+from webbuilder_app.previews import with_previews
 from webbuilder_app.relay import end_signed_out_tabs, relay_changes
 from webbuilder_app.security_headers import with_security_headers
 from webbuilder_app.socket_guard import guard_event_socket
@@ -14,4 +14,3 @@ from webbuilder_app.upload_guard import refuse_oversized_uploads
 app = rx.App(api_transformer=[create_api(), with_security_headers, with_previews, refuse_oversized_uploads, guard_event_socket])
 app.register_lifespan_task(relay_changes)
 app.register_lifespan_task(end_signed_out_tabs)
-app.register_lifespan_task(watch_addresses)

@@ -57,7 +57,8 @@ class ApiClient:
             raise ApiError(_message(response), response.status_code)
         return response
 
-    def upload(self, path: Path, name: str, priority: int = 0) -> dict:
+    def upload(self, path: Path, name: str, priority: int = 0, website_id: int | None = None, message: str | None = None,
+               slug: str | None = None) -> dict:
         if path.is_dir():
             stream, filename = zip_project(path), f"{path.resolve().name or 'project'}.zip"
         elif path.is_file() and path.suffix.lower() == ".zip":
@@ -66,7 +67,9 @@ class ApiClient:
             raise ApiError(f"{path} is neither a folder nor a .zip file")
         with stream:
             files = {"files": (filename, stream, "application/zip")}
-            return self._call("POST", f"{BASE}/upload", data={"name": name, "priority": str(priority)}, files=files).json()
+            fields = {"name": name, "priority": str(priority), "websiteId": website_id, "message": message, "slug": slug}
+            data = {key: str(value) for key, value in fields.items() if value is not None}
+            return self._call("POST", f"{BASE}/upload", data=data, files=files).json()
 
     def job(self, job_id: int) -> dict:
         return self._call("GET", f"{BASE}/jobs/{job_id}").json()
@@ -82,6 +85,19 @@ class ApiClient:
 
     def retry(self, job_id: int) -> dict:
         return self._call("POST", f"{BASE}/jobs/{job_id}/retry").json()
+
+    def websites(self) -> list[dict]:
+        return self._call("GET", f"{BASE}/websites").json()["websites"]
+
+    def website_by_slug(self, slug: str) -> dict | None:
+        """One of your websites by its current address, or None."""
+        return next((site for site in self.websites() if site["slug"] == slug), None)
+
+    def promote(self, website_id: int, job_id: int) -> dict:
+        return self._call("POST", f"{BASE}/websites/{website_id}/deployments/{job_id}/promote").json()["website"]
+
+    def rollback(self, website_id: int) -> dict:
+        return self._call("POST", f"{BASE}/websites/{website_id}/rollback").json()["website"]
 
     @contextmanager
     def events(self, last_event_id: str | None = None) -> Iterator[Iterator[SseEvent | None]]:

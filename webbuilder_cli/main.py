@@ -41,6 +41,18 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--priority", type=int, default=0, help="higher builds sooner (-10..10)")
     submit.add_argument("--wait", action="store_true", help="show progress until the build ends; fail if it fails")
 
+    deploy = commands.add_parser("deploy", help="deploy a project folder or .zip to a website (created if new); prints its address")
+    deploy.add_argument("path", type=Path, metavar="DIR_OR_ZIP")
+    deploy.add_argument("--site", required=True, metavar="SLUG", help="the website's address label, e.g. my-shop")
+    deploy.add_argument("--message", default=None, help="a note for this deployment, e.g. the commit it builds")
+    deploy.add_argument("--priority", type=int, default=0, help="higher builds sooner (-10..10)")
+    deploy.add_argument("--no-wait", action="store_true", help="return once queued instead of following the build")
+
+    commands.add_parser("sites", help="your websites, their addresses and live deployments")
+    rollback = commands.add_parser("rollback", help="make an earlier deployment live again, without rebuilding")
+    rollback.add_argument("site", metavar="SLUG")
+    rollback.add_argument("job", type=int, nargs="?", metavar="JOB", help="the deployment to make live (default: the one live before the current one)")
+
     status = commands.add_parser("status", help="your queue, or one job")
     status.add_argument("job", type=int, nargs="?", metavar="JOB")
     status.add_argument("--json", action="store_true", help="print the API's JSON")
@@ -82,6 +94,51 @@ def cmd_submit(client: ApiClient, args: argparse.Namespace) -> int:
         return 0
     job = follow(client, job_id, err)
     return report_end(job)
+
+
+def cmd_deploy(client: ApiClient, args: argparse.Namespace) -> int:
+    if not args.path.exists():
+        raise UsageError(f"{args.path} does not exist")
+    site = client.website_by_slug(args.site)
+    if site is None:
+        uploaded = client.upload(args.path, args.site, args.priority, message=args.message, slug=args.site)
+        err.print(f"new website {uploaded['website']['url']}")
+    else:
+        uploaded = client.upload(args.path, site["name"], args.priority, website_id=site["id"], message=args.message)
+    job_id = uploaded["website"]["buildJobId"]
+    err.print(f"{uploaded['message']} (job {job_id})")
+    if args.no_wait:
+        out.print(uploaded["website"]["url"])
+        return 0
+    job = follow(client, job_id, err)
+    if job["status"] != "completed":
+        return report_end(job)
+    if job.get("live"):
+        err.print(f"[green]✓ live[/green] deployment {job_id} of {job['websiteName']}")
+    else:
+        err.print(f"[yellow]built, not live[/yellow]: deployment {job_id} waits for promote (auto-publish is off, or a newer one is live)")
+    out.print(job["websiteUrl"])
+    return 0
+
+
+def cmd_sites(client: ApiClient, args: argparse.Namespace) -> int:
+    table = Table(title="Websites", title_justify="left")
+    for column in ("Site", "Name", "Live", "Last deployment", "Address"):
+        table.add_column(column)
+    for site in client.websites():
+        table.add_row(site["slug"], site["name"], str(site["liveJobId"] or "–"), f"{site['lastJobId']} {site['lastStatus'] or ''}".strip(), site["url"])
+    out.print(table)
+    return 0
+
+
+def cmd_rollback(client: ApiClient, args: argparse.Namespace) -> int:
+    site = client.website_by_slug(args.site)
+    if site is None:
+        raise ApiError(f"you have no website at {args.site!r} (see `webbuilder sites`)", 404)
+    website = client.promote(site["id"], args.job) if args.job else client.rollback(site["id"])
+    err.print(f"deployment {website['liveJobId']} is live")
+    out.print(website["url"])
+    return 0
 
 
 def report_end(job: dict) -> int:
@@ -164,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_admin(args)
         client = client_from(args)
         try:
-            handler = {"submit": cmd_submit, "status": cmd_status}.get(args.command, cmd_job_action)
+            handlers = {"submit": cmd_submit, "deploy": cmd_deploy, "sites": cmd_sites, "rollback": cmd_rollback, "status": cmd_status}
+            handler = handlers.get(args.command, cmd_job_action)
             return handler(client, args)
         finally:
             client.close()

@@ -43,7 +43,7 @@ def unread(user_token: str, api) -> int:
     return api.get(f"{BASE}/user/notifications", headers=auth(user_token)).json()["unreadCount"]
 
 
-def test_every_endpoint_hides_other_users_objects(api, alices_things):
+def test_every_endpoint_hides_other_users_objects(api, alices_things, make_zip):
     a = alices_things
     bob = auth(sign_up(api, "bob"))
     alice_unread = unread(a["token"], api)
@@ -59,6 +59,12 @@ def test_every_endpoint_hides_other_users_objects(api, alices_things):
         ("GET", f"{BASE}/user/webhooks/{a['webhook']}/deliveries"),
         ("PATCH", f"{BASE}/user/webhooks/{a['webhook']}", {"enabled": False}),
         ("DELETE", f"{BASE}/user/webhooks/{a['webhook']}"),
+        ("GET", f"{BASE}/websites/{a['website']}"),
+        ("PATCH", f"{BASE}/websites/{a['website']}", {"name": "Bob's now", "autoPublish": False}),
+        ("DELETE", f"{BASE}/websites/{a['website']}", {"confirm": "Site"}),
+        ("POST", f"{BASE}/websites/{a['website']}/deployments/{a['job']}/promote"),
+        ("POST", f"{BASE}/websites/{a['website']}/rollback"),
+        ("POST", f"{BASE}/websites/{a['website']}/redeploy", {"jobId": a["job"]}),
     ]
     for method, path, *body in attempts:
         response = api.request(method, path, headers=bob, json=body[0] if body else None)
@@ -72,6 +78,11 @@ def test_every_endpoint_hides_other_users_objects(api, alices_things):
     assert api.get("/api/auth/tokens", headers=bob).json()["tokens"] == []
     assert api.get(f"{BASE}/user/webhooks", headers=bob).json()["webhooks"] == []
     assert api.get(f"{BASE}/user/settings", headers=bob).json()["email"] is None
+    assert api.get(f"{BASE}/websites", headers=bob).json()["websites"] == []
+    with open(make_zip("bob's"), "rb") as stream:  # a new version of Alice's website, uploaded by Bob
+        onto = api.post(f"{BASE}/upload", headers=bob, data={"name": "x", "websiteId": str(a["website"])},
+                        files={"files": ("bob.zip", stream, "application/zip")})
+    assert onto.status_code == 404 and onto.json()["message"] == "Website not found."
 
     # Alice's things are as they were.
     assert job(a["job"]).status == "queued" and job(a["job"]).cancel_requested is False
@@ -79,6 +90,8 @@ def test_every_endpoint_hides_other_users_objects(api, alices_things):
     assert unread(a["token"], api) == alice_unread
     assert api.get(f"{BASE}/user/queue", headers=auth(a["api_token"])).status_code == 200
     alices_webhook_untouched(api, a)
+    site = api.get(f"{BASE}/websites/{a['website']}", headers=auth(a["token"])).json()["website"]
+    assert (site["name"], site["autoPublish"], site["deploymentCount"]) == ("Site", True, 1)
 
 
 def test_every_state_handler_hides_other_users_objects(api, alices_things):

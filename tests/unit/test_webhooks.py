@@ -123,6 +123,8 @@ def test_every_way_a_job_ends_records_its_deliveries(env, receiver, monkeypatch,
     for job_id, event in ((leader, "build.completed"), (follower, "build.completed"), (cache_hit, "build.completed"),
                           (reaped, "build.failed")):
         expected |= {(job_id, "webhook", event, hook.url), (job_id, "email", event, "alice@example.com")}
+    for went_live in (leader, follower, cache_hit):  # each the first deployment of its website: webhooks only
+        expected.add((went_live, "webhook", "deployment.promoted", hook.url))
     assert recorded == expected
     assert {r.status for r in rows()} == {"pending"}
 
@@ -149,7 +151,8 @@ def test_the_sweep_sends_a_delivery_whose_wake_was_lost(env, receiver, tmp_path)
     _endpoint, secret = add_webhook(user, hook.url)
     job_id = queue_project(user, static_site(tmp_path / "site", "swept"))
     build_next()
-    [delivery] = rows(job_id=job_id)
+    delivery, promoted = rows(job_id=job_id)  # built, and live (auto-publish)
+    assert (delivery.event, promoted.event) == ("build.completed", "deployment.promoted")
 
     assert deliveries.sweep() == 0  # just due: left to the message that was sent for it
     make_due(delivery.id, seconds_ago=deliveries.SWEEP_GRACE_SECONDS + 1)  # ...which Redis lost
@@ -161,7 +164,8 @@ def test_the_sweep_sends_a_delivery_whose_wake_was_lost(env, receiver, tmp_path)
     assert (body["event"], body["id"]) == ("build.completed", delivery.id)
     assert body["job"] == {
         "id": job_id, "websiteId": finished.website_id, "websiteName": "Site", "status": "completed",
-        "previewUrl": finished.preview_url, "error": None, "startedAt": finished.started_at.isoformat(),
+        "previewUrl": finished.preview_url, "websiteUrl": f"http://site.localhost:{settings().preview_port}/", "live": True,
+        "message": None, "error": None, "startedAt": finished.started_at.isoformat(),
         "completedAt": finished.completed_at.isoformat(), "jobUrl": f"{settings().public_url}/jobs/{job_id}",
     }
     assert rows(id=delivery.id)[0].status == "delivered"

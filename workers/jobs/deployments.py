@@ -49,9 +49,9 @@ def completed(session: Session, job: BuildJob, website: Website, detail: str) ->
     unless the website waits for Promote, or a newer deployment is live already. Then its notice."""
     newer_live = website.live_job_id is not None and website.live_job_id > job.id
     if website.auto_publish and not newer_live and website.deleted_at is None:
-        make_live(session, website, job, None)
         url = website_url(website)
         notify(session, job, "completed", f"{website.name} is live at {url}", detail, url)
+        make_live(session, website, job, None)  # its deliveries after the build's own
         return
     why = "a newer deployment is live" if newer_live else "auto-publish is off"
     notify(session, job, "completed", f"{website.name} is ready to promote", f"{detail} Not live: {why}.", page_path(website))

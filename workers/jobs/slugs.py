@@ -21,10 +21,9 @@ LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Labels an operator may want for the service itself, or that users would take for it.
 RESERVED = frozenset({
     "www", "api", "app", "apps", "admin", "administrator", "auth", "login", "signin", "signup", "account", "accounts",
-    "dashboard", "ops", "metrics", "status", "health", "docs", "help", "support", "blog", "mail", "email", "smtp",
+    "dashboard", "ops", "metrics", "status", "health", "docs", "help", "support", "mail", "email", "smtp",
     "imap", "pop", "ftp", "ssh", "vpn", "ns1", "ns2", "dns", "cdn", "static", "assets", "media", "files", "img",
-    "images", "preview", "previews", "staging", "stage", "dev", "test", "demo", "internal", "localhost",
-    "webbuilder", "builder", "build", "builds", "deploy", "deployments", "site", "sites", "websites",
+    "images", "preview", "previews", "staging", "stage", "dev", "test", "internal", "localhost", "webbuilder",
 })
 
 
