@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.conftest import distinct_app, states_signed_in_as
-from tests.projects import TYPE_ERROR_APP, react_project
+from tests.projects import TYPE_ERROR_APP, react_project, static_site
 
 pytestmark = pytest.mark.integration
 WEBBUILDER = str(Path(sys.executable).parent / "webbuilder")
@@ -91,3 +92,38 @@ def test_create_user_with_admin_makes_an_operator_and_without_it_a_plain_user(en
         signed_in = api.post("/api/auth/login", json={"username": username, "password": "password123"}).json()
         assert signed_in["user"]["isAdmin"] is is_admin
         assert asyncio.run(opens_ops_page(signed_in["token"])) is is_admin
+
+
+def test_deploy_keeps_one_address_and_rollback_goes_back(env, live_api, processes, tmp_path):
+    run(["admin", "create-user", "site-bot", "--password-stdin"], env, stdin="password123\n")
+    token = run(["admin", "create-token", "site-bot", "--name", "deploys"], env).stdout.strip()
+    cli_env = {**env, "WEBBUILDER_URL": live_api.url, "WEBBUILDER_TOKEN": token}
+    processes.worker(env)
+
+    first = run(["deploy", str(static_site(tmp_path / "v1", "first")), "--site", "my-blog", "--message", "launch"], cli_env)
+    assert first.returncode == 0, first.stderr
+    address = first.stdout.strip()
+    assert re.fullmatch(r"http://my-blog\.localhost:\d+/", address), first.stdout
+    assert "new website" in first.stderr and "✓ live" in first.stderr
+    second = run(["deploy", str(static_site(tmp_path / "v2", "second")), "--site", "my-blog"], cli_env)
+    assert second.returncode == 0 and second.stdout.strip() == address, second.stderr
+    v1, v2 = (int(re.search(r"\(job (\d+)\)", done.stderr).group(1)) for done in (first, second))
+
+    sites = run(["sites"], cli_env)
+    assert sites.returncode == 0 and "my-blog" in sites.stdout and address in sites.stdout and f"{v2} completed" in sites.stdout
+
+    def live_job() -> int:
+        listed = httpx.get(f"{live_api.url}/api/website-builder/websites", headers={"Authorization": f"Bearer {token}"}).json()
+        return listed["websites"][0]["liveJobId"]
+
+    back = run(["rollback", "my-blog"], cli_env)
+    assert back.returncode == 0 and back.stdout.strip() == address and f"deployment {v1} is live" in back.stderr
+    assert live_job() == v1
+    forward = run(["rollback", "my-blog", str(v2)], cli_env)
+    assert forward.returncode == 0 and live_job() == v2
+    nowhere = run(["rollback", "no-such-site"], cli_env)
+    assert nowhere.returncode == 1 and "you have no website at 'no-such-site'" in nowhere.stderr
+    history = httpx.get(f"{live_api.url}/api/website-builder/websites", headers={"Authorization": f"Bearer {token}"}).json()
+    site_id = history["websites"][0]["id"]
+    detail = httpx.get(f"{live_api.url}/api/website-builder/websites/{site_id}", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [(d["jobId"], d["message"], d["promotedBy"]) for d in detail["website"]["deployments"]] == [(v2, None, "site-bot"), (v1, "launch", "site-bot")]
