@@ -35,16 +35,15 @@ promotions = sa.table(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('websites', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=63), nullable=True))
-        batch_op.add_column(sa.Column('live_job_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('auto_publish', sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch_op.add_column(sa.Column('settings', sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
-    with op.batch_alter_table('build_jobs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
-        batch_op.add_column(sa.Column('clean_build', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('retired_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    # Plain ADD COLUMNs: SQLite has them, and rebuilding `websites` would trip the jobs' foreign keys.
+    op.add_column('websites', sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=63), nullable=True))
+    op.add_column('websites', sa.Column('live_job_id', sa.Integer(), nullable=True))
+    op.add_column('websites', sa.Column('auto_publish', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column('websites', sa.Column('settings', sa.JSON(), nullable=True))
+    op.add_column('websites', sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.add_column('build_jobs', sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
+    op.add_column('build_jobs', sa.Column('clean_build', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('build_jobs', sa.Column('retired_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
     op.create_table('website_slugs',
     sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
     sa.Column('website_id', sa.Integer(), nullable=False),
@@ -72,8 +71,7 @@ def upgrade() -> None:
 
     merge_same_names(op.get_bind())
 
-    with op.batch_alter_table('websites', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_websites_slug'), ['slug'], unique=True)
+    op.create_index('ix_websites_slug', 'websites', ['slug'], unique=True)
 
 
 def merge_same_names(connection) -> None:
@@ -102,8 +100,7 @@ def merge_same_names(connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('websites', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_websites_slug'))
+    op.drop_index('ix_websites_slug', 'websites')
     op.drop_table('promotions')
     op.drop_table('website_slugs')
     with op.batch_alter_table('build_jobs', schema=None) as batch_op:

@@ -21,6 +21,7 @@ from workers.store.db import session_scope
 from workers.store.files import job_dir
 from workers.store.models import BuildJob, utcnow
 
+pytestmark = pytest.mark.integration  # on PostgreSQL too, in CI
 BASE = "/api/website-builder"
 
 
