@@ -26,7 +26,7 @@ def header() -> rx.Component:
         *[_nav_link(*link) for link in NAV_LINKS],
         rx.cond(AuthState.is_admin, rx.hstack(*[_nav_link(*link) for link in ADMIN_NAV_LINKS], spacing="4")),
         bell(),
-        rx.color_mode.button(size="2", variant="ghost", id="theme-toggle"),
+        rx.color_mode.button(size="2", variant="ghost", id="theme-toggle", aria_label="Switch between light and dark theme"),
         rx.menu.root(
             rx.menu.trigger(rx.button(rx.icon("circle-user", size=16), AuthState.username, variant="soft", size="2", id="user-menu")),
             rx.menu.content(
