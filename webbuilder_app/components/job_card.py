@@ -83,7 +83,7 @@ def job_card(job: rx.Var) -> rx.Component:
             rx.cond(
                 active,
                 rx.hstack(
-                    rx.progress(value=job["progress"].to(int), max=100, flex="1"),
+                    rx.progress(value=job["progress"].to(int), max=100, flex="1", aria_label="Build progress of " + job["websiteName"].to(str)),
                     rx.text(job["progress"].to(int), "%", size="1", color_scheme="gray", width="2.5rem", text_align="right"),
                     width="100%",
                     align="center",

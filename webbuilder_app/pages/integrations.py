@@ -20,7 +20,8 @@ def webhook_row(hook: rx.Var) -> rx.Component:
     hook_id = hook["id"].to(int)
     return rx.table.row(
         rx.table.cell(rx.code(hook["url"].to(str), variant="ghost"), max_width="28rem", overflow_wrap="anywhere"),
-        rx.table.cell(rx.switch(checked=hook["enabled"].to(bool), on_change=lambda on: IntegrationsState.set_webhook_enabled(hook_id, on))),
+        rx.table.cell(rx.switch(checked=hook["enabled"].to(bool), on_change=lambda on: IntegrationsState.set_webhook_enabled(hook_id, on),
+                                aria_label="Enabled: " + hook["url"].to(str))),
         rx.table.cell(
             rx.hstack(
                 rx.button(rx.icon("send", size=14), "Send test", variant="soft", size="1", on_click=IntegrationsState.send_test(hook_id), class_name="send-test"),
@@ -39,6 +40,7 @@ def webhooks_card() -> rx.Component:
             rx.text("A signed JSON POST to each URL when one of your builds completes or fails; failed deliveries "
                     "are retried for about half an hour.", color_scheme="gray", size="2"),
             rx.form(
+                rx.el.label("Webhook URL", html_for="webhook-url", class_name="field-label"),
                 rx.hstack(
                     rx.input(placeholder="https://example.com/hooks/webbuilder", name="url", id="webhook-url", type="url", flex="1", max_length=2000),
                     rx.button(rx.icon("plus", size=16), "Add webhook", type="submit", id="add-webhook"),
@@ -104,6 +106,7 @@ def email_card() -> rx.Component:
             rx.cond(~IntegrationsState.email_available,
                     rx.callout("This server has no mail server configured (WEBBUILDER_SMTP_HOST), so no emails are sent.",
                                icon="info", color_scheme="gray", width="100%")),
+            rx.el.label("Email address", html_for="notify-email", class_name="field-label"),
             rx.hstack(
                 rx.input(placeholder="you@example.com", value=IntegrationsState.email, on_change=IntegrationsState.set_email,
                          id="notify-email", type="email", flex="1", max_length=254),
@@ -152,7 +155,8 @@ def deliveries_card() -> rx.Component:
             rx.hstack(
                 rx.heading("Recent deliveries", size="4"),
                 rx.spacer(),
-                rx.icon_button(rx.icon("refresh-cw", size=14), on_click=IntegrationsState.refresh, variant="ghost", size="1", id="refresh-deliveries"),
+                rx.icon_button(rx.icon("refresh-cw", size=14), on_click=IntegrationsState.refresh, variant="ghost", size="1", id="refresh-deliveries",
+                               aria_label="Refresh the deliveries"),
                 align="center",
                 width="100%",
             ),

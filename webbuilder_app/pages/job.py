@@ -134,7 +134,7 @@ def job_view() -> rx.Component:
             wrap="wrap",
         ),
         rx.vstack(
-            rx.progress(value=job["progress"].to(int), max=100, width="100%"),
+            rx.progress(value=job["progress"].to(int), max=100, width="100%", aria_label="Build progress"),
             rx.text(job["currentStep"].to(str), size="2", color_scheme="gray", id="current-step"),
             width="100%",
             spacing="1",

@@ -33,7 +33,7 @@ def _gauge(label: str, percent: rx.Var, icon: str, detail: rx.Component, gauge_i
         label,
         rx.heading(percent.to(str), "%", size="7"),
         icon,
-        rx.vstack(rx.progress(value=percent.to(int), max=100, color_scheme=colour, width="100%"), detail, spacing="1", width="100%"),
+        rx.vstack(rx.progress(value=percent.to(int), max=100, color_scheme=colour, width="100%", aria_label=label), detail, spacing="1", width="100%"),
         gauge_id,
     )
 

@@ -35,6 +35,7 @@ def tokens_page() -> rx.Component:
         rx.text("Tokens let scripts and CI pipelines use the API and the webbuilder command as you. "
                 "Revoke a token you no longer need.", color_scheme="gray", size="2"),
         rx.form(
+            rx.el.label("Token name", html_for="token-name", class_name="field-label"),
             rx.hstack(
                 rx.input(placeholder="What is it for? e.g. github-actions", name="name", id="token-name", flex="1", max_length=100),
                 rx.button(rx.icon("plus", size=16), "Create token", type="submit", id="create-token"),
