@@ -41,7 +41,11 @@ class ProjectUpload(Upload):
     @classmethod
     def create(cls, *children, **props):
         Upload.is_used = True  # Reflex serves its upload endpoint only when this flag is on Upload itself
-        return super().create(*children, **props)
+        upload = super().create(*children, **props)
+        # react-dropzone's file input is only visually hidden: assistive technology still meets it.
+        file_input = upload.children[0].children[0]
+        file_input.custom_attrs["aria-label"] = "Project files: a .zip, or a folder"
+        return upload
 
 
 def _selection(expression: str, var_type: type) -> Var:

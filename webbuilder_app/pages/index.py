@@ -25,7 +25,8 @@ def priority_field() -> rx.Component:
             ),
             content=f"Priority: higher builds sooner (Low −5, Normal 0, High 5; at most ±{MAX_PRIORITY})",
         ),
-        rx.select(list(PRIORITIES), value=UploadState.priority_label, on_change=UploadState.set_priority_label, size="3", id="priority-label"),
+        rx.select(list(PRIORITIES), value=UploadState.priority_label, on_change=UploadState.set_priority_label, size="3", id="priority-label",
+                  custom_attrs={"aria-label": "Priority"}),  # rx.select gives the trigger only custom_attrs
     )
 
 
@@ -60,7 +61,7 @@ def upload_card() -> rx.Component:
             ),
             rx.flex(
                 rx.input(placeholder="Website name", value=UploadState.site_name, on_change=UploadState.set_site_name,
-                         id="site-name", flex="1", min_width="14rem", size="3"),
+                         id="site-name", aria_label="Website name", flex="1", min_width="14rem", size="3"),
                 priority_field(),
                 rx.button(
                     rx.icon("rocket", size=16),
