@@ -3,7 +3,7 @@
 import reflex as rx
 
 from webbuilder_app.api.app import create_api
-from webbuilder_app.pages import account, auth, index, integrations, job, ops, tokens, verify_email  # noqa: F401  (registers the pages)
+from webbuilder_app.pages import account, auth, index, integrations, job, ops, tokens, verify_email, website  # noqa: F401  (registers the pages)
 from webbuilder_app.previews import with_previews
 from webbuilder_app.relay import end_signed_out_tabs, relay_changes
 from webbuilder_app.security_headers import with_security_headers

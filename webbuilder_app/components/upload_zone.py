@@ -1,4 +1,6 @@
-"""The drop zone: a .zip, or a whole folder (dropped, or picked with the folder button).
+"""The drop zone: a .zip, or a whole folder (dropped, or picked with the folder button). The upload
+form has one (UPLOAD_ID), the "Deploy a new version" dialog another (DEPLOY_ID): each function takes
+the zone's upload id.
 
 Browsers give dropped folder files paths like "/my-site/src/main.tsx"; Reflex keeps only the base
 name of a path that starts with "/", which would flatten the project. The zone reads dropped files
@@ -18,7 +20,10 @@ from reflex_components_core.core.upload import Upload, get_upload_files_context_
 
 from webbuilder_app.state.upload import UPLOAD_ID, UploadState
 
-_FILES = f"(filesById[{UPLOAD_ID!r}] ?? [])"
+
+def _files(upload_id: str) -> str:
+    return f"(filesById[{upload_id!r}] ?? [])"
+
 
 RELATIVE_PATHS = Var(
     _js_expr="""async (event) => (await fromEvent(event)).map(f => {
@@ -52,51 +57,77 @@ def _selection(expression: str, var_type: type) -> Var:
     return Var(_js_expr=expression, _var_data=get_upload_files_context_var_data()).to(var_type)
 
 
-selected_count = _selection(f"{_FILES}.length", int)
-selection_summary = _selection(
-    f"""(() => {{ const files = {_FILES}; if (files.length === 0) return "";
+def selected_count(upload_id: str = UPLOAD_ID) -> Var:
+    return _selection(f"{_files(upload_id)}.length", int)
+
+
+def selection_summary(upload_id: str = UPLOAD_ID) -> Var:
+    return _selection(
+        f"""(() => {{ const files = {_files(upload_id)}; if (files.length === 0) return "";
   if (files.length === 1) return files[0].name;
   const top = (files[0].path || "").replace(/^(\\.?\\/)+/, "").split("/")[0];
   return `${{files.length}} files from folder ${{top}}`; }})()""",
-    str,
-)
+        str,
+    )
 
-PICK_FOLDER_SCRIPT = f"""(() => {{
-  const input = document.querySelector("#{UPLOAD_ID} input[type=file]");
+
+def _pick_folder_script(upload_id: str) -> str:
+    return f"""(() => {{
+  const input = document.querySelector("#{upload_id} input[type=file]");
   input.setAttribute("webkitdirectory", "");
   input.addEventListener("change", () => input.removeAttribute("webkitdirectory"), {{once: true}});
   input.click();
 }})()"""
 
 
-# Reflex keeps an upload's AbortController in `refs` under this key (rx.cancel_upload aborts it)
-# from the moment the request starts until it ends, in success or failure.
-_UPLOAD_CONTROLLER = Var(f"__upload_controllers_{UPLOAD_ID}")._as_ref()
-
-# Resolves once the upload request is over. Reflex 0.10's uploadFiles reports nothing when its
-# request fails (network error, 413, abort: it logs and resolves to false), and the controller's
-# disappearance is the only trace of the end it leaves, hence the light polling.
-UPLOAD_REQUEST_ENDED = Var(
-    _js_expr=f"""new Promise((ended) => {{
-  const watch = () => ({_UPLOAD_CONTROLLER!s} ? setTimeout(watch, 200) : ended(true));
+def _request_ended(upload_id: str) -> Var:
+    """Resolves once the upload request is over. Reflex 0.10's uploadFiles reports nothing when its
+    request fails (network error, 413, abort: it logs and resolves to false), and the controller's
+    disappearance is the only trace of the end it leaves, hence the light polling."""
+    # Reflex keeps an upload's AbortController in `refs` under this key (rx.cancel_upload aborts it)
+    # from the moment the request starts until it ends, in success or failure.
+    controller = Var(f"__upload_controllers_{upload_id}")._as_ref()
+    return Var(
+        _js_expr=f"""new Promise((ended) => {{
+  const watch = () => ({controller!s} ? setTimeout(watch, 200) : ended(true));
   watch();
 }})""",
-    _var_data=_UPLOAD_CONTROLLER._get_all_var_data(),
-)
+        _var_data=controller._get_all_var_data(),
+    )
 
 
-def send_selection() -> list:
-    """Upload the selected files with progress, then tell the state that the request is over.
+def send_selection(upload_id: str = UPLOAD_ID, handler=UploadState.handle_upload) -> list:
+    """Upload the zone's selected files to `handler` with progress, then tell the state that the
+    request is over.
 
     The watcher runs right after the upload event, which registers its controller synchronously."""
     return [
         UploadState.start,
-        UploadState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=UploadState.track_progress)),
-        rx.run_script(UPLOAD_REQUEST_ENDED, callback=UploadState.upload_settled),
+        handler(rx.upload_files(upload_id=upload_id, on_upload_progress=UploadState.track_progress)),
+        rx.run_script(_request_ended(upload_id), callback=UploadState.upload_settled),
     ]
 
 
-def upload_zone() -> rx.Component:
+def upload_feedback() -> rx.Component:
+    """The upload's progress while it is sent, and why it failed. In one place at a time: the form's,
+    or the dialog's while it is open."""
+    return rx.fragment(
+        rx.cond(
+            UploadState.uploading,
+            rx.hstack(
+                rx.progress(value=UploadState.sent_percent, max=100, flex="1", id="upload-progress", aria_label="Upload progress"),
+                # Once every byte is sent, a large zip still takes a moment to unpack and check.
+                rx.text(rx.cond(UploadState.sent_percent < 100, f"{UploadState.sent_percent}% sent", "Sent; checking the files…"),
+                        size="1", color_scheme="gray", id="upload-progress-text"),
+                width="100%",
+                align="center",
+            ),
+        ),
+        rx.cond(UploadState.upload_error != "", rx.callout(UploadState.upload_error, icon="triangle-alert", color_scheme="red", id="upload-error")),
+    )
+
+
+def upload_zone(upload_id: str = UPLOAD_ID) -> rx.Component:
     return ProjectUpload.create(
         rx.vstack(
             rx.icon("cloud-upload", size=32, color="var(--accent-9)"),
@@ -105,7 +136,7 @@ def upload_zone() -> rx.Component:
             align="center",
             spacing="1",
         ),
-        id=UPLOAD_ID,
+        id=upload_id,
         multiple=True,
         get_files_from_event=RELATIVE_PATHS,
         border="2px dashed var(--gray-a7)",
@@ -118,6 +149,6 @@ def upload_zone() -> rx.Component:
     )
 
 
-def pick_folder_button() -> rx.Component:
+def pick_folder_button(upload_id: str = UPLOAD_ID, button_id: str = "pick-folder") -> rx.Component:
     return rx.button(rx.icon("folder-open", size=16), "Choose a folder", variant="soft", color_scheme="gray",
-                     on_click=rx.call_script(PICK_FOLDER_SCRIPT), id="pick-folder", type="button")
+                     on_click=rx.call_script(_pick_folder_script(upload_id)), id=button_id, type="button")

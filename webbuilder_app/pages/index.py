@@ -1,12 +1,15 @@
-"""Home: upload a project, and My Build Queue under it."""
+"""Home: My websites (a card each, with a new version's dialog), the upload of a new website, and My
+Build Queue under them."""
 
 import reflex as rx
 
+from webbuilder_app.components.deploy_dialog import deploy_dialog, message_field
 from webbuilder_app.components.job_card import job_card
 from webbuilder_app.components.layout import signed_in_page
-from webbuilder_app.components.upload_zone import pick_folder_button, selected_count, selection_summary, send_selection, upload_zone
+from webbuilder_app.components.upload_zone import pick_folder_button, selected_count, selection_summary, send_selection, upload_feedback, upload_zone
+from webbuilder_app.components.website_card import website_card
 from webbuilder_app.state.auth import AuthState
-from webbuilder_app.state.feed import QueueFeedState
+from webbuilder_app.state.feed import QueueFeedState, WebsitesFeedState
 from webbuilder_app.state.upload import PRIORITIES, UPLOAD_ID, UploadState
 from webbuilder_app.state.usage import UsageState
 from workers.services.builds import MAX_PRIORITY
@@ -50,10 +53,10 @@ def upload_card() -> rx.Component:
             rx.hstack(rx.heading("Upload a website", size="4"), rx.spacer(), pick_folder_button(), width="100%", align="center"),
             upload_zone(),
             rx.cond(
-                selected_count > 0,
+                selected_count() > 0,
                 rx.hstack(
                     rx.icon("file-archive", size=16),
-                    rx.text(selection_summary, size="2", id="selection"),
+                    rx.text(selection_summary(), size="2", id="selection"),
                     rx.icon_button(rx.icon("x", size=14), size="1", variant="ghost", color_scheme="gray",
                                    on_click=rx.clear_selected_files(UPLOAD_ID), aria_label="Clear selection"),
                     align="center",
@@ -62,12 +65,13 @@ def upload_card() -> rx.Component:
             rx.flex(
                 rx.input(placeholder="Website name", value=UploadState.site_name, on_change=UploadState.set_site_name,
                          id="site-name", aria_label="Website name", flex="1", min_width="14rem", size="3"),
+                message_field(value=UploadState.message, on_change=UploadState.set_message, id="message", flex="1", min_width="14rem"),
                 priority_field(),
                 rx.button(
                     rx.icon("rocket", size=16),
                     "Upload and build",
                     on_click=send_selection(),
-                    disabled=UploadState.uploading | (selected_count == 0) | (UploadState.site_name.strip() == ""),
+                    disabled=UploadState.uploading | (selected_count() == 0) | (UploadState.site_name.strip() == ""),
                     loading=UploadState.uploading,
                     id="upload-button",
                     size="3",
@@ -76,18 +80,7 @@ def upload_card() -> rx.Component:
                 spacing="3",
                 wrap="wrap",
             ),
-            rx.cond(
-                UploadState.uploading,
-                rx.hstack(
-                    rx.progress(value=UploadState.sent_percent, max=100, flex="1", id="upload-progress"),
-                    # Once every byte is sent, a large zip still takes a moment to unpack and check.
-                    rx.text(rx.cond(UploadState.sent_percent < 100, f"{UploadState.sent_percent}% sent", "Sent; checking the files…"),
-                            size="1", color_scheme="gray", id="upload-progress-text"),
-                    width="100%",
-                    align="center",
-                ),
-            ),
-            rx.cond(UploadState.upload_error != "", rx.callout(UploadState.upload_error, icon="triangle-alert", color_scheme="red", id="upload-error")),
+            rx.cond(UploadState.deploy_to == 0, upload_feedback()),  # else the dialog shows it
             storage_usage(),
             spacing="3",
             width="100%",
@@ -104,6 +97,20 @@ def _empty(icon: str, text: str) -> rx.Component:
         width="100%",
         border="1px dashed var(--gray-a6)",
         border_radius="10px",
+    )
+
+
+def websites_section() -> rx.Component:
+    return rx.vstack(
+        rx.heading("My websites", size="6"),
+        rx.cond(
+            WebsitesFeedState.websites.length() > 0,
+            rx.grid(rx.foreach(WebsitesFeedState.websites, website_card), columns=rx.breakpoints(initial="1", md="2"), spacing="3",
+                    width="100%", id="websites"),
+            _empty("globe", "No websites yet. Upload a project below: it gets an address of its own."),
+        ),
+        width="100%",
+        spacing="3",
     )
 
 
@@ -127,6 +134,6 @@ def queue_section() -> rx.Component:
     )
 
 
-@signed_in_page("/", "My Build Queue", on_load=[QueueFeedState.link, UsageState.refresh])
+@signed_in_page("/", "My websites", on_load=[WebsitesFeedState.link, QueueFeedState.link, UsageState.refresh])
 def index() -> rx.Component:
-    return rx.vstack(upload_card(), queue_section(), spacing="6", width="100%")
+    return rx.vstack(websites_section(), upload_card(), queue_section(), deploy_dialog(), spacing="6", width="100%")

@@ -1,8 +1,8 @@
 """Change notices → the users' shared feeds: `relay_changes`, a lifespan task of every backend
-process, of which the one holding the relay lease re-reads the user's rows, and the changed jobs,
-from the database once into the shared states (webbuilder_app/state: feed.py, job.py) and sends the
-one resulting delta to every linked tab. Toasts are the one per-tab part: each tab is asked to
-announce what it has not shown yet. Nothing polls on a timer.
+process, of which the one holding the relay lease re-reads the user's rows, and the changed jobs and
+websites, from the database once into the shared states (webbuilder_app/state: feed.py, job.py,
+websites.py) and sends the one resulting delta to every linked tab. Toasts are the one per-tab
+part: each tab is asked to announce what it has not shown yet. Nothing polls on a timer.
 
 In one backend process the relay does its own fan-out instead of Reflex's: Reflex updates a shared
 state's tabs one by one, opening each tab's whole state and scanning every linked tab for each, which
@@ -27,13 +27,16 @@ from reflex.istate.manager.token import BaseStateToken
 from reflex.state import StateUpdate
 from reflex_base.event import Event
 
-from webbuilder_app.state.feed import NotificationFeedState, QueueFeedState, feed_token
+from webbuilder_app.state.feed import NotificationFeedState, QueueFeedState, WebsitesFeedState, feed_token
 from webbuilder_app.state.job import JobFeedState, job_token
 from webbuilder_app.state.notifications import NotificationState
+from webbuilder_app.state.websites import WebsiteFeedState, website_token
 from workers.config import settings
-from workers.services import auth
+from workers.errors import UserError
+from workers.services import auth, builds
 from workers.store.events import CHANNEL_PREFIX, Change
 from workers.store.leadership import Lease
+from workers.store.models import User
 
 COALESCE_SECONDS = 0.015
 log = logging.getLogger(__name__)
@@ -42,28 +45,72 @@ log = logging.getLogger(__name__)
 class _Unwatched:
     """Shared states the relay found no tab linked to, so later changes skip opening them: most
     notices (builds of API and CLI users, everyone's queue moving on each upload) concern nobody
-    looking. A tab that links announces it (a "watch" notice), which takes its states off the list and
-    re-reads them. Bounded: an entry pushed out only costs one more look."""
+    looking. A tab that links announces it (a "watch" notice of its user, which names no website),
+    which takes all of that user's states off the list: each is looked at again at its next change.
+    Bounded: an entry pushed out only costs one more look."""
 
     LIMIT = 100_000
 
     def __init__(self) -> None:
-        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, str], int] = OrderedDict()  # (state, shared token) → its user
+        self._by_user: dict[int, set[tuple[str, str]]] = {}
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self._keys
 
-    def add(self, key: tuple[str, str]) -> None:
-        self._keys[key] = None
+    def add(self, user_id: int, key: tuple[str, str]) -> None:
+        self._keys[key] = user_id
         self._keys.move_to_end(key)
+        self._by_user.setdefault(user_id, set()).add(key)
         if len(self._keys) > self.LIMIT:
-            self._keys.popitem(last=False)
+            oldest, owner = self._keys.popitem(last=False)
+            self._forget(owner, oldest)
 
     def discard(self, key: tuple[str, str]) -> None:
-        self._keys.pop(key, None)
+        owner = self._keys.pop(key, None)
+        if owner is not None:
+            self._forget(owner, key)
+
+    def discard_user(self, user_id: int) -> None:
+        for key in self._by_user.pop(user_id, ()):
+            del self._keys[key]
+
+    def _forget(self, owner: int, key: tuple[str, str]) -> None:
+        keys = self._by_user[owner]
+        keys.discard(key)
+        if not keys:
+            del self._by_user[owner]
 
 
 _unwatched = _Unwatched()
+
+
+class _JobWebsites:
+    """Which website each job deploys (it never changes), for the job notices, which name only the
+    job: looked up once per job, as its owner, bounded like `_Unwatched`."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._websites: OrderedDict[tuple[int, int], int] = OrderedDict()  # (user, job) → website
+
+    async def of(self, user: User, job_ids: set[int]) -> set[int]:
+        found = set()
+        for job_id in job_ids:
+            key = (user.id, job_id)
+            if key not in self._websites:
+                try:
+                    detail = await asyncio.to_thread(builds.job_detail, user, job_id)
+                except UserError:  # not this user's, or gone
+                    continue
+                self._websites[key] = detail["websiteId"]
+                if len(self._websites) > self.LIMIT:
+                    self._websites.popitem(last=False)
+            found.add(self._websites[key])
+        return found
+
+
+_job_websites = _JobWebsites()
 
 
 async def send_update(app: rx.App, update: StateUpdate, tabs: set[str]) -> None:
@@ -81,9 +128,9 @@ async def send_update(app: rx.App, update: StateUpdate, tabs: set[str]) -> None:
     await asyncio.gather(*(to_tab(tab) for tab in tabs))
 
 
-async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *load_args) -> set[str]:
-    """Re-read one shared state if any tab has it linked and send those tabs the change; returns
-    them."""
+async def _reload_shared(app: rx.App, user: User, cls: type[rx.SharedState], ident: str, *load_args) -> set[str]:
+    """Re-read one shared state of `user`'s if any tab has it linked and send those tabs the change;
+    returns them. `load_args` follow `user` to the state's `_load`."""
     key = (cls.__name__, ident)
     if key in _unwatched:
         return set()
@@ -94,13 +141,13 @@ async def _reload_shared(app: rx.App, cls: type[rx.SharedState], ident: str, *lo
             shared = await root.get_state(cls)
             tabs = set(shared._linked_from)
             if tabs:
-                shared._load(*load_args)
+                shared._load(user, *load_args)
     else:
-        tabs, delta = await _reload_once(app, cls, token, load_args)
+        tabs, delta = await _reload_once(app, cls, token, (user, *load_args))
     if tabs:
         _unwatched.discard(key)
     else:
-        _unwatched.add(key)
+        _unwatched.add(user.id, key)
     if delta:
         await send_update(app, StateUpdate(delta=delta), tabs)
     return tabs
@@ -130,12 +177,16 @@ async def _push(app: rx.App, user_id: int, changes: _Changes) -> None:
     if user is None:
         return
     if changes.queue:
-        await _reload_shared(app, QueueFeedState, feed_token(user_id), user)
+        await _reload_shared(app, user, QueueFeedState, feed_token(user_id))
     for job_id in changes.job_ids:
-        await _reload_shared(app, JobFeedState, job_token(job_id), user, job_id)
+        await _reload_shared(app, user, JobFeedState, job_token(job_id), job_id)
+    if changes.websites:
+        await _reload_shared(app, user, WebsitesFeedState, feed_token(user_id))
+    for website_id in changes.website_ids | await _job_websites.of(user, changes.job_ids):
+        await _reload_shared(app, user, WebsiteFeedState, website_token(user_id, website_id), website_id)
     if not changes.notifications:
         return
-    tabs = await _reload_shared(app, NotificationFeedState, feed_token(user_id), user)
+    tabs = await _reload_shared(app, user, NotificationFeedState, feed_token(user_id))
     if not changes.announce:
         return
     # Toasts are per tab (each tab announces what it has not shown yet), so each tab is asked.
@@ -176,7 +227,9 @@ async def relay_changes(app: rx.App) -> None:
 @dataclass
 class _Changes:
     job_ids: set[int] = field(default_factory=set)
+    website_ids: set[int] = field(default_factory=set)  # their live deployment, address or settings changed
     queue: bool = False  # a job of the user, or the user's place in the queue, changed
+    websites: bool = False  # a job or a website of the user changed: their list of websites
     notifications: bool = False  # a notification was added or read
     announce: bool = False  # a notification was added: tabs toast it
 
@@ -205,13 +258,14 @@ def _collect(message: dict, pending: dict[int, _Changes]) -> None:
     except (ValueError, KeyError, TypeError):
         return
     changes = pending.setdefault(user_id, _Changes())
-    kind, job_id = data.get("type"), data.get("jobId")
+    kind, job_id, website_id = data.get("type"), data.get("jobId"), data.get("websiteId")
     if job_id:
         changes.job_ids.add(int(job_id))
+    if website_id:
+        changes.website_ids.add(int(website_id))
     if kind == Change.WATCH:  # every process keeps its list right, should it take the relay over
-        for key in ((QueueFeedState.__name__, feed_token(user_id)), (NotificationFeedState.__name__, feed_token(user_id)),
-                    *([(JobFeedState.__name__, job_token(int(job_id)))] if job_id else [])):
-            _unwatched.discard(key)
+        _unwatched.discard_user(user_id)
     changes.queue |= kind in (Change.JOB, Change.QUEUE, Change.WATCH)
+    changes.websites |= kind in (Change.JOB, Change.WEBSITE, Change.WATCH)
     changes.notifications |= kind in (Change.NOTIFICATION, Change.NOTIFICATIONS_READ, Change.WATCH)
     changes.announce |= kind == Change.NOTIFICATION

@@ -1,8 +1,9 @@
 """The signed-in user's queue and notifications, pushed live to every tab of that user.
 
 Every tab of a user links `NotificationFeedState` (the bell) to the user's feed token, a tab on the
-queue page also links `QueueFeedState` to it, and a tab showing a job links `JobFeedState` (job.py) to
-the job's; each tab thus receives only what it shows. Feed tokens are HMACs under the server's secret
+home page also links `QueueFeedState` and `WebsitesFeedState` to it, a tab showing a job links
+`JobFeedState` (job.py) to the job's and one showing a website `WebsiteFeedState` (websites.py) to the
+website's; each tab thus receives only what it shows. Feed tokens are HMACs under the server's secret
 (workers/services/live.py), so nobody can name another user's feed, and a tab links only after its
 own sign-in was checked. The relay (webbuilder_app/relay) re-reads these states from the database
 when a change notice comes and sends the result to the linked tabs (in one backend process, one
@@ -16,7 +17,7 @@ from typing import Any
 
 import reflex as rx
 
-from workers.services import builds, live, notifications
+from workers.services import builds, live, notifications, websites
 from workers.store.models import User
 
 from .auth import AuthState
@@ -55,6 +56,20 @@ class QueueFeedState(rx.SharedState):
     @rx.var
     def active_count(self) -> int:
         return len(self.active_jobs)
+
+    @rx.event
+    async def link(self):
+        if await _link_to_user_feed(self) is None:
+            return rx.redirect("/login")
+
+
+class WebsitesFeedState(rx.SharedState):
+    """The user's websites, for the home page's cards: re-read when a job or a website changes."""
+
+    websites: list[dict[str, Any]] = []
+
+    def _load(self, user: User) -> None:
+        assign_changed(self, websites=websites.websites(user))
 
     @rx.event
     async def link(self):
