@@ -18,3 +18,9 @@ def source_dir(job_id: int) -> Path:
 
 def log_path(job_id: int) -> Path:
     return job_dir(job_id) / "build.log"
+
+
+def website_cache_dir(website_id: int) -> Path:
+    """What a website's last successful deployment left its next one: the type checker's state and
+    the bundlers' caches (workers.build.website_cache)."""
+    return settings().cache_dir / "websites" / str(website_id)
