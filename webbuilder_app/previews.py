@@ -61,13 +61,15 @@ class _Addresses:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[sites.Address, float]] = {}
+        self._forgotten = 0  # counts `forget` calls: a lookup that overlapped one is not kept
 
     async def get(self, slug: str) -> sites.Address | None:
         entry = self._entries.get(slug)
         if entry is not None and entry[1] > time.monotonic():
             return entry[0]
+        before = self._forgotten
         found = await asyncio.to_thread(sites.address, slug)  # the database, off the event loop
-        if found is None:
+        if found is None or before != self._forgotten:  # it may have read what a notice just changed
             self._entries.pop(slug, None)
         else:
             self._entries[slug] = (found, time.monotonic() + ADDRESS_SECONDS)
@@ -75,6 +77,7 @@ class _Addresses:
 
     def forget(self, website_id: int | None) -> None:
         """Drop what is known of one website (None: of all)."""
+        self._forgotten += 1
         if website_id is None:
             self._entries.clear()
             return

@@ -123,10 +123,12 @@ def live_api(env, processes: Processes, tmp_path) -> LiveApi:
     return serve_api(env, processes, tmp_path)
 
 
-def serve_api(env: dict[str, str], processes: Processes, tmp_path: Path, log_name: str = "api.log") -> LiveApi:
-    """One more such process (several: web processes sharing the database and Redis)."""
+def serve_api(env: dict[str, str], processes: Processes, tmp_path: Path, log_name: str = "api.log",
+              factory: str = "webbuilder_app.api.app:create_api") -> LiveApi:
+    """One more such process (several: web processes sharing the database and Redis); with
+    `factory="tests.api.site_server:create_app"` it serves the published sites too."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "--factory", "webbuilder_app.api.app:create_api",
+    argv = [sys.executable, "-m", "uvicorn", "--factory", factory,
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     processes.start(argv, {**env, "WEBBUILDER_SSE_HEARTBEAT_SECONDS": "1"}, log_name)
     live = LiveApi(f"http://127.0.0.1:{port}", tmp_path / log_name)

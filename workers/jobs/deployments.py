@@ -1,6 +1,6 @@
 """Websites and their deployments: what goes live, promote and roll back, and what users read of
 them. Each build job of a website is a deployment; `Website.live_job_id` is the one its stable
-address serves, and moving it is the only way a deployment goes live (`make_live`), recorded in
+address serves, and moving it is the only way a deployment goes live (`move_live`), recorded in
 `promotions` with who did it.
 
 Every function that acts for a user takes the acting user's id and checks the website is theirs.
@@ -8,6 +8,8 @@ Every function that acts for a user takes the acting user's id and checks the we
 
 from __future__ import annotations
 
+from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, desc, func, select
 
 from workers.config import settings
@@ -33,11 +35,24 @@ def page_path(website: Website) -> str:
 
 # --- going live ----------------------------------------------------------------------------------
 
-def make_live(session: Session, website: Website, job: BuildJob, by_user_id: int | None) -> None:
+def move_live(session: Session, website: Website, job: BuildJob, *, if_newer: bool = False) -> bool:
     """Point the website's stable address at `job` (completed, files kept), in the caller's
-    transaction: every web process drops its cached lookup once it commits."""
-    website.live_job_id = job.id
-    website.updated_at = utcnow()
+    transaction. With `if_newer` (a build that just finished) only when auto-publish is on and no
+    newer deployment is live, decided by the UPDATE itself, so two builds finishing at once cannot
+    leave the older one live. Returns whether it moved; then the caller calls `went_live`."""
+    table = Website.__table__
+    change = update(table).where(table.c.id == website.id, table.c.deleted_at.is_(None))
+    if if_newer:
+        change = change.where(table.c.auto_publish.is_(True), or_(table.c.live_job_id.is_(None), table.c.live_job_id < job.id))
+    if session.connection().execute(change.values(live_job_id=job.id, updated_at=utcnow())).rowcount != 1:
+        return False
+    set_committed_value(website, "live_job_id", job.id)
+    return True
+
+
+def went_live(session: Session, website: Website, job: BuildJob, by_user_id: int | None) -> None:
+    """What follows a move: the history, the `deployment.promoted` webhooks, retention, and the
+    notice on which every web process drops its cached lookup (after the commit)."""
     session.add(Promotion(website_id=website.id, job_id=job.id, user_id=by_user_id))
     deliveries.record(session, job, "promoted")
     retention.retire_beyond_kept(session, website)
@@ -46,14 +61,15 @@ def make_live(session: Session, website: Website, job: BuildJob, by_user_id: int
 
 def completed(session: Session, job: BuildJob, website: Website, detail: str) -> None:
     """A deployment finished building (by a build, or an identical one's output): it goes live
-    unless the website waits for Promote, or a newer deployment is live already. Then its notice."""
-    newer_live = website.live_job_id is not None and website.live_job_id > job.id
-    if website.auto_publish and not newer_live and website.deleted_at is None:
-        url = website_url(website)
+    unless the website waits for Promote, or a newer deployment is live already. Then its notice,
+    whose deliveries go before the promotion's."""
+    url = website_url(website)
+    if move_live(session, website, job, if_newer=True):
         notify(session, job, "completed", f"{website.name} is live at {url}", detail, url)
-        make_live(session, website, job, None)  # its deliveries after the build's own
+        went_live(session, website, job, None)
         return
-    why = "a newer deployment is live" if newer_live else "auto-publish is off"
+    auto_publish = session.exec(select(Website.auto_publish).where(Website.id == website.id)).one()
+    why = "auto-publish is off" if not auto_publish else "a newer deployment is live"
     notify(session, job, "completed", f"{website.name} is ready to promote", f"{detail} Not live: {why}.", page_path(website))
     retention.retire_beyond_kept(session, website)
 
@@ -68,8 +84,8 @@ def promote(session: Session, user_id: int, website_id: int, job_id: int) -> Web
         raise UserError(f"Deployment {job.id} was retired: only the newest {settings().keep_deployments} keep their files.", 409)
     if job.status != JobStatus.COMPLETED:
         raise UserError(f"Only a completed deployment can go live; this one is {job.status}.", 409)
-    if website.live_job_id != job.id:
-        make_live(session, website, job, user_id)
+    if website.live_job_id != job.id and move_live(session, website, job):
+        went_live(session, website, job, user_id)
     return website
 
 
@@ -91,7 +107,7 @@ def rollback(session: Session, user_id: int, website_id: int) -> Website:
 
 # --- settings and deletion -----------------------------------------------------------------------
 
-def update(session: Session, user_id: int, website_id: int, changes: dict) -> Website:
+def change_settings(session: Session, user_id: int, website_id: int, changes: dict) -> Website:
     """Rename, re-address or switch auto-publish. An old address keeps redirecting to the new one."""
     website = owned_website(session, user_id, website_id)
     if "name" in changes and changes["name"] is not None:

@@ -36,7 +36,7 @@ def rollback(user: User, website_id: int) -> dict:
 def update(user: User, website_id: int, changes: dict) -> dict:
     """`changes`: any of name, slug, autoPublish."""
     with session_scope() as session:
-        deployments.update(session, user.id, website_id, changes)
+        deployments.change_settings(session, user.id, website_id, changes)
     return website(user, website_id)
 
 
