@@ -1,6 +1,7 @@
 """A website keeps its address across deployments: deploy v1, deploy v2 from its card, see the stable
 address serve v2, roll back to v1 from the website page (another tab on that page follows), see it
-serve v1 again. Someone else's deep link to the website finds nothing."""
+serve v1 again. Someone else's deep link to the website finds nothing. With auto-publish off, a new
+deployment waits for Promote, and its notification leads to the website page."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def test_deploy_two_versions_and_roll_back_at_the_same_address(app, page, browse
     page.click("#upload-button")
     page.wait_for_url(JOB_PAGE)
     expect(page.locator("#job-view")).to_have_attribute("data-status", "completed", timeout=120_000)
+    live_at = re.compile(r"Corner shop is live at http://corner-shop(-\d+)?\.localhost:\d+/")
+    expect(page.locator("[data-sonner-toast]").filter(has_text=live_at)).to_be_visible()
 
     page.goto(app.url)
     card = page.locator(".website-card").filter(has_text="Corner shop")
@@ -118,3 +121,42 @@ def test_deploy_two_versions_and_roll_back_at_the_same_address(app, page, browse
         expect(stranger.get_by_text("Corner shop")).to_have_count(0)
     finally:
         stranger.context.close()
+
+
+def test_with_auto_publish_off_a_deployment_waits_for_promote(app, page, tmp_path):
+    sign_up(page, app, "e2e-websites-manual")
+    page.set_input_files("#project input[type=file]", str(site_zip(tmp_path, "v1")))
+    page.fill("#site-name", "Careful shop")
+    page.click("#upload-button")
+    page.wait_for_url(JOB_PAGE)
+    expect(page.locator("#job-view")).to_have_attribute("data-status", "completed", timeout=120_000)
+    page.goto(app.url)
+    page.locator(".website-card", has_text="Careful shop").locator(".website-name").click()
+    page.wait_for_url(WEBSITE_PAGE)
+    website_path = "/websites/" + WEBSITE_PAGE.search(page.url).group(1)
+    stable = page.locator("#live-address a.website-url").get_attribute("href")
+
+    page.click("#auto-publish")
+    expect(page.locator("#auto-publish")).to_have_attribute("data-state", "unchecked")
+    page.click("#deploy-version")
+    page.set_input_files("#new-version input[type=file]", str(site_zip(tmp_path, "v2")))
+    page.click("#deploy-button")
+    newest = page.locator(".deployment-row").first
+    expect(page.locator(".deployment-row")).to_have_count(2)
+    expect(newest).to_have_attribute("data-status", "completed", timeout=120_000)
+    expect(newest).to_have_attribute("data-live", "false")
+    expect_served(page, stable, "Shop v1")
+
+    toast = page.locator("[data-sonner-toast]").filter(has_text="Careful shop is ready to promote")
+    expect(toast).to_be_visible()
+    page.goto(app.url)  # the notification leads back to the website page
+    page.click("#bell")
+    page.locator("#notification-panel .notification-item", has_text="ready to promote").click()
+    page.wait_for_url(re.compile(re.escape(website_path) + "$"))
+
+    newest = page.locator(".deployment-row").first
+    expect(newest.locator(".make-live")).to_have_text("Promote")
+    newest.locator(".make-live").click()
+    page.click("#confirm-make-live")
+    expect(newest).to_have_attribute("data-live", "true")
+    expect_served(page, stable, "Shop v2")

@@ -42,7 +42,7 @@ def storage_usage() -> rx.Component:
                     f"Storage: {UsageState.storage_used} used"),
             size="1", color_scheme="gray", id="storage-usage",
         ),
-        rx.cond(UsageState.storage_allowed != "", rx.progress(value=UsageState.storage_percent, max=100, width="8rem", size="1")),
+        rx.cond(UsageState.storage_allowed != "", rx.progress(value=UsageState.storage_percent, max=100, width="8rem", size="1", aria_label="Storage used")),
         align="center",
     ))
 
