@@ -29,11 +29,11 @@ def upload(user_id: int, folder, name: str) -> int:
         return intake.accept(user_id, name, [(archive.name, stream)]).job.id
 
 
-def deliveries_of(job_id: int) -> dict[str, tuple[str, int]]:
-    """channel → (status, attempts) of the job's deliveries."""
+def deliveries_of(job_id: int) -> dict[tuple[str, str], tuple[str, int]]:
+    """(channel, event) → (status, attempts) of the job's deliveries."""
     with session_scope() as session:
         rows = session.exec(select(WebhookDelivery).where(WebhookDelivery.job_id == job_id)).all()
-        return {row.channel: (row.status, row.attempts) for row in rows}
+        return {(row.channel, row.event): (row.status, row.attempts) for row in rows}
 
 
 def confirm_address(mailbox: Mailbox, token: str, address: str) -> None:
@@ -63,22 +63,30 @@ def test_builds_call_the_webhook_with_retries_and_send_emails(env, processes, re
     confirm_address(mailbox, token, "alice@example.com")
 
     good = upload(user, static_site(tmp_path / "good", "Hello from a webhook test"), "Landing page")
-    first, retried = hook.wait_for(2)
-    assert all(verify(secret, request.headers, request.body) for request in (first, retried))
+    # Built and live: a build.completed and a deployment.promoted webhook; the receiver's first
+    # answer (to whichever came first) fails, and that one is tried again with the same id.
+    hook.wait_for(3)
+    wait_for(lambda: {key: status for key, (status, _) in deliveries_of(good).items()} == {
+        ("webhook", "build.completed"): "delivered", ("webhook", "deployment.promoted"): "delivered", ("email", "build.completed"): "delivered",
+    }, 15, what="the deliveries recorded")
+    assert sorted(attempts for _, attempts in deliveries_of(good).values()) == [1, 1, 2]
+    assert all(verify(secret, request.headers, request.body) for request in hook.received)
+    first, retried = [request for request in hook.received if request.headers["X-Webbuilder-Event"] == hook.received[0].headers["X-Webbuilder-Event"]]
     assert first.headers["X-Webbuilder-Delivery"] == retried.headers["X-Webbuilder-Delivery"]
-    body = retried.json
+    by_event = {request.json["event"]: request.json for request in hook.received}
+    body, promoted = by_event["build.completed"], by_event["deployment.promoted"]
     built = job(good)
-    assert (body["event"], retried.headers["X-Webbuilder-Event"]) == ("build.completed", "build.completed")
     assert body["job"]["id"] == good and body["job"]["status"] == "completed"
     assert body["job"]["previewUrl"] == built.preview_url and body["job"]["websiteName"] == "Landing page"
-    wait_for(lambda: deliveries_of(good) == {"webhook": ("delivered", 2), "email": ("delivered", 1)}, 15, what="both deliveries recorded")
+    assert promoted["job"]["id"] == good and promoted["job"]["live"] is True
+    assert promoted["job"]["websiteUrl"] == settings().preview_url("landing-page")
     [live] = mailbox.messages
     assert (live["Subject"], live["To"], live["From"]) == ("Landing page is live", "alice@example.com", "builds@webbuilder.test")
     text = live.get_content()
-    assert built.preview_url in text and f"{settings().public_url}/jobs/{good}" in text
+    assert settings().preview_url("landing-page") in text and built.preview_url in text and f"{settings().public_url}/jobs/{good}" in text
 
     broken = upload(user, scripted_project(tmp_path / "broken", "console.error('Cannot find module ./theme'); process.exit(3)\n"), "Shop")
-    failed = hook.wait_for(3)[2]
+    failed = hook.wait_for(4)[3]
     assert verify(secret, failed.headers, failed.body)
     assert failed.json["event"] == "build.failed" and failed.json["job"]["id"] == broken
     assert failed.json["job"]["error"] == job(broken).error and "Cannot find module ./theme" in failed.json["job"]["error"]
@@ -104,6 +112,7 @@ def test_an_unconfirmed_address_gets_no_build_email_but_webhooks_are_called(env,
 
     built = upload(user, static_site(tmp_path / "site", "Nobody confirmed"), "Landing page")
     hook.wait_for(1)
-    wait_for(lambda: deliveries_of(built) == {"webhook": ("delivered", 1)}, 15, what="the webhook's delivery")
+    wait_for(lambda: deliveries_of(built) == {("webhook", "build.completed"): ("delivered", 1), ("webhook", "deployment.promoted"): ("delivered", 1)},
+             15, what="the webhooks' deliveries")
     assert job(built).status == "completed"
     assert mailbox.messages == [link_email]

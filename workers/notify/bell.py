@@ -44,7 +44,7 @@ def send_missed_final_notices(session: Session) -> list[BuildJob]:
     ).all()
     for job in ended:
         website = session.get(Website, job.website_id)
-        title = {"completed": f"{website.name} is live", "failed": f"{website.name} failed to build",
+        title = {"completed": f"{website.name} built", "failed": f"{website.name} failed to build",
                  "cancelled": f"{website.name} cancelled"}[job.status]
         action = job.preview_url if job.status == "completed" else retry_action_url(job.id)
         notify(session, job, job.status, title, (job.error or "").splitlines()[0][:300] if job.error else "", action)

@@ -57,9 +57,12 @@ def compose(recipient: str, event: str, job: dict) -> EmailMessage:
     """The email for a `build.completed` or `build.failed` event; `job` is the event's job payload
     (workers.notify.deliveries.job_payload)."""
     site = job["websiteName"]
-    if event == "build.completed":
+    if event == "build.completed" and job.get("live"):
         message = _message(recipient, f"{site} is live")
-        body = [f"{site} is live at {job['previewUrl']}", "", f"Build {job['id']} completed."]
+        body = [f"{site} is live at {job['websiteUrl']}", "", f"Build {job['id']} completed; this deployment's own address: {job['previewUrl']}"]
+    elif event == "build.completed":
+        message = _message(recipient, f"{site} is ready to promote")
+        body = [f"Build {job['id']} of {site} completed at {job['previewUrl']}; it is not live yet (promote it on its website's page)."]
     else:
         message = _message(recipient, f"{site} failed to build")
         error = strip_ansi(job["error"] or "the build failed").splitlines()
