@@ -18,7 +18,7 @@ from tests.projects import static_site, zip_folder
 from workers.config import settings
 from workers.jobs import retention
 from workers.store.db import session_scope
-from workers.store.files import job_dir
+from workers.store.files import job_dir, website_cache_dir
 from workers.store.models import BuildJob, utcnow
 
 pytestmark = pytest.mark.integration  # on PostgreSQL too, in CI
@@ -208,6 +208,7 @@ def test_deleting_a_website_takes_its_addresses_down_and_frees_its_disk(client, 
     alice = sign_up(client, "alice")
     site = deploy(alice, "doomed")
     live = job(site["buildJobId"])
+    (website_cache_dir(site["id"]) / "kept").mkdir(parents=True)  # as a build of a Vite project leaves it
     wrong = client.request("DELETE", f"{BASE}/websites/{site['id']}", headers=auth(alice), json={"confirm": "something else"})
     assert wrong.status_code == 422 and serves(client, site["url"], "doomed")
     deleted = client.request("DELETE", f"{BASE}/websites/{site['id']}", headers=auth(alice), json={"confirm": "My Shop"})
@@ -215,6 +216,7 @@ def test_deleting_a_website_takes_its_addresses_down_and_frees_its_disk(client, 
     wait_for(lambda: fetch(client, site["url"]).status_code == 404, timeout=5, what="the stable address down")
     assert fetch(client, live.preview_url).status_code == 404
     assert not job_dir(live.id).exists() and not (settings().sites_dir / live.site_slug).exists()
+    assert not website_cache_dir(site["id"]).exists()
     assert client.get(f"{BASE}/websites/{site['id']}", headers=auth(alice)).status_code == 404
     assert client.get(f"{BASE}/websites", headers=auth(alice)).json()["websites"] == []
     assert deploy(alice, "again")["slug"] == "my-shop-2"  # the deleted website's address is never reused

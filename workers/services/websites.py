@@ -4,8 +4,10 @@ website is 404."""
 
 from __future__ import annotations
 
+from workers.build import website_cache
 from workers.jobs import deployments
 from workers.store.db import session_scope
+from workers.store.files import website_cache_dir
 from workers.store.models import User
 
 
@@ -44,3 +46,4 @@ def delete(user: User, website_id: int, confirm: str) -> None:
     """Take the website down and free its disk; `confirm` is its name, typed by the user."""
     with session_scope() as session:
         deployments.delete(session, user.id, website_id, confirm)
+    website_cache.forget(website_cache_dir(website_id))  # its deployments' files go with the commit (retention)
