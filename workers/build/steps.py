@@ -15,8 +15,10 @@ import shutil
 import stat
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +28,7 @@ from workers.build.diagnostics import npm_error_text, tail, tsc_errors, vite_err
 from workers.build.disk_budget import tree_bytes
 from workers.build.egress_proxy import Allowlist, EgressProxy
 from workers.build.runner import RunResult, run
+from workers.build.website_cache import Restored, WebsiteCache, expire_tsc_state
 from workers.config import settings
 
 log = logging.getLogger(__name__)
@@ -33,8 +36,12 @@ log = logging.getLogger(__name__)
 # (step, progress when it starts, progress when it ends)
 STEPS = (("extract", 0, 10), ("install", 10, 50), ("typecheck", 50, 65), ("build", 65, 90), ("publish", 90, 100))
 # Vite's templates build with "tsc -b && vite build". The typecheck step runs that same check (with
-# diagnostics parsed), so repeating it would only add ~2 s: the build step then runs vite alone.
+# diagnostics parsed), so repeating it would only add ~2 s: the build step then runs vite alone, at
+# the same time as the type check where that is safe (`ProjectBuild.alongside`).
 TYPECHECK_THEN_VITE = {"tsc -b && vite build", "tsc && vite build"}
+# `tsc -b --listEmittedFiles` names each file it writes on a line of its own (not shown in the log).
+TSFILE = "TSFILE: "
+TOOL_LINES = 2000  # of one tool's output kept for reading its errors
 OUTPUT_FOLDERS = ("dist", "build", "out")
 FILE_TOO_LARGE = ("File too large", "File size limit exceeded")  # EFBIG, SIGXFSZ: RLIMIT_FSIZE was hit
 NO_SPACE = "No space left on device"  # ENOSPC: the step's /tmp is full (or the host's disk)
@@ -62,6 +69,16 @@ def toolchain() -> str:
     return _toolchain
 
 
+@dataclass(frozen=True)
+class ToolRun:
+    result: RunResult
+    lines: list[str]  # what the tool printed (its last TOOL_LINES lines)
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+
 def build_env(home: Path, npm_cache: Path) -> dict[str, str]:
     """A cleared environment: the build sees nothing of the app's settings or secrets."""
     return {
@@ -81,7 +98,6 @@ class StepLog(Protocol):
 
     step: str
     steps: dict
-    tail_lines: list[str]
 
     def line(self, text: str) -> None: ...
 
@@ -95,10 +111,13 @@ class ProjectBuild:
     """One attempt's build of a project folder, step by step (`STEPS`, each a method of that name).
     It knows nothing of jobs or users: it writes into `record` (the output, notes and each step's
     facts), reads `source`, and builds in `workdir` with `home` as the tools' home; the caller says
-    why the dependency cache missed (`miss_reason`) and records progress around each step."""
+    why the dependency cache missed (`miss_reason`) and records progress around each step, and runs
+    a step `alongside` another at the same time when this says so. `caches` holds what the
+    website's last deployment left for this one (None: a build without cache), `keep_caches` hands
+    this build's on."""
 
     def __init__(self, source: Path, attempt_dir: Path, label: str, record: StepLog, deadline: float,
-                 miss_reason: Callable[[str], str]):
+                 miss_reason: Callable[[str], str], caches: WebsiteCache | None):
         self.cfg = settings()
         self.source = source
         self.workdir = attempt_dir / "project"
@@ -107,6 +126,10 @@ class ProjectBuild:
         self.record = record
         self.deadline = deadline
         self.miss_reason = miss_reason
+        self.caches = caches
+        self.restored: Restored | None = None
+        self.tsc_writes_files: bool | None = None  # known once `tsc -b` ran
+        self.beside_typecheck = False  # the build step runs vite alone, at the same time
         self.output_dir: Path | None = None
         self.storing: threading.Thread | None = None  # the dependency cache filling meanwhile
         self.site_slug: str | None = None
@@ -127,6 +150,11 @@ class ProjectBuild:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def install(self) -> None:
+        """The dependencies, then the build caches the website's last deployment left."""
+        self._install_dependencies()
+        self._restore_caches()
+
+    def _install_dependencies(self) -> None:
         """Restore node_modules from the dependency cache when the lockfile (and Node/npm) were seen
         before; otherwise install with npm and offer the result to the cache."""
         if self._package() is None:
@@ -157,9 +185,9 @@ class ProjectBuild:
                 return
         info.update(cache="miss", cacheReason=key.reason or self.miss_reason(key.digest))
         self.record.note(f"dependency cache miss: {info['cacheReason']}")
-        result = self.tool(argv, egress=rules.allowlist(), egress_env=rules.env(), npm_cache_shared=True)
-        if not result.ok:
-            lines = self.record.tail_lines
+        installed = self.tool(argv, "install", egress=rules.allowlist(), egress_env=rules.env(), npm_cache_shared=True)
+        if not installed.ok:
+            lines = installed.lines
             raise StepFailed(f"{' '.join(command)} failed:\n{npm_error_text(lines) or tail(lines)}")
         sandbox.seal(self.workdir / "node_modules")  # before the cache shares its files
         if key.digest:
@@ -185,51 +213,105 @@ class ProjectBuild:
         self.storing = threading.Thread(target=store, name=f"deps-cache-{self.label}", daemon=True)
         self.storing.start()
 
-    def typecheck(self) -> None:
+    def _restore_caches(self) -> None:
+        if self.caches is None:
+            self.record.note("redeploy without cache: the build caches of earlier deployments are not used, and this one's are not kept")
+            return
+        owner = (sandbox.SANDBOX_UID, sandbox.SANDBOX_GID) if sandbox.host().drops_privileges else None
+        try:
+            self.restored = self.caches.restore(self.workdir, owner)
+        except OSError as exc:
+            log.exception("%s: restoring the website's build caches failed", self.label)
+            self.record.note(f"the build caches of the website's last deployment could not be restored ({exc.strerror}): building without them")
+            return
+        if self.restored and self.restored.files:
+            self.record.note(f"build caches of the website's last deployment restored ({_amount(self.restored.files, self.restored.bytes)})")
+
+    def _typecheck_command(self) -> tuple[list[str] | None, str]:
+        """tsc's command line, or None and why there is no type check."""
         tsconfig = self.workdir / "tsconfig.json"
         tsc = self.workdir / "node_modules" / ".bin" / "tsc"
         if not tsconfig.is_file():
-            self.record.note("no tsconfig.json: type check skipped")
-            self.record.steps["typecheck"]["skipped"] = True
-            return
+            return None, "no tsconfig.json: type check skipped"
         if not tsc.exists():
-            self.record.note("tsconfig.json found but typescript is not installed: type check skipped")
+            return None, "tsconfig.json found but typescript is not installed: type check skipped"
+        # Project references (Vite's react-ts template) make `tsc --noEmit` check nothing: use -b,
+        # keeping its state for the next deployment (--incremental) and naming what it writes.
+        if '"references"' in tsconfig.read_text(errors="replace"):
+            return [str(tsc), "-b", "--incremental", "--listEmittedFiles", "--pretty", "false"], ""
+        return [str(tsc), "--noEmit", "--pretty", "false"], ""
+
+    def typecheck(self, should_stop: Callable[[], str | None] | None = None) -> None:
+        argv, reason = self._typecheck_command()
+        if argv is None:
+            self.record.note(reason)
             self.record.steps["typecheck"]["skipped"] = True
             return
-        # Project references (Vite's react-ts template) make `tsc --noEmit` check nothing: use -b.
-        argv = [str(tsc), "-b"] if '"references"' in tsconfig.read_text(errors="replace") else [str(tsc), "--noEmit"]
-        start = len(self.record.tail_lines)
-        result = self.tool([*argv, "--pretty", "false"])
-        if not result.ok:
-            lines = self.record.tail_lines[start:] or self.record.tail_lines
-            errors = tsc_errors(lines)
-            summary = "\n".join(f"{e['file']}({e['line']},{e['column']}): {e['code']} {e['message']}" for e in errors[:20])
-            raise StepFailed(f"type check failed with {len(errors) or 'an'} error(s):\n{summary or tail(lines)}", errors)
+        expire_tsc_state(self.workdir)  # restored or uploaded: tsc must not take it for up to date
+        written = []
 
-    def build(self) -> None:
+        def listed(line: str) -> bool:
+            if line.startswith(TSFILE):
+                if not line.rstrip().endswith(".tsbuildinfo"):
+                    written.append(line)
+                return True
+            return False
+
+        checked = self.tool(argv, "typecheck", should_stop=should_stop, hide=listed)
+        if not checked.ok:
+            errors = tsc_errors(checked.lines)
+            summary = "\n".join(f"{e['file']}({e['line']},{e['column']}): {e['code']} {e['message']}" for e in errors[:20])
+            raise StepFailed(f"type check failed with {len(errors) or 'an'} error(s):\n{summary or tail(checked.lines)}", errors)
+        if "-b" in argv:
+            self.tsc_writes_files = bool(written)
+
+    def _build_script(self, package: dict) -> str:
+        return " ".join(str((package.get("scripts") or {}).get("build") or "").split())
+
+    def alongside(self, step: str) -> str | None:
+        """The step to run at the same time as `step`, if any: the build (vite alone, a core each),
+        beside the type check of a TYPECHECK_THEN_VITE script, when the type check writes no files
+        vite could read half-written (Vite 5's template emitted vite.config.js, which vite loads
+        first): `tsc --noEmit` never does, and for `tsc -b` the website's last deployment showed it
+        with the same tsconfig files. Publishing waits for both. From a "build" answer on, the build
+        step runs vite alone."""
+        if step != "typecheck":
+            return None
+        package = self._package()
+        if package is None or self._build_script(package) not in TYPECHECK_THEN_VITE:
+            return None
+        argv, _ = self._typecheck_command()
+        if argv is None or ("-b" in argv and (self.restored is None or self.restored.tsc_writes_files is not False)):
+            return None
+        self.beside_typecheck = True
+        return "build"
+
+    def build(self, should_stop: Callable[[], str | None] | None = None) -> None:
         package = self._package()
         if package is None:
             self.output_dir = self.workdir
             self.record.steps["build"]["skipped"] = True
             self.record.note("static site: publishing the upload as it is")
             return
-        script = " ".join(str((package.get("scripts") or {}).get("build") or "").split())
+        script = self._build_script(package)
         vite_build = [str(self.workdir / "node_modules" / ".bin" / "vite"), "build"]
-        if script in TYPECHECK_THEN_VITE and self.record.steps["typecheck"].get("status") == "done":
+        if script in TYPECHECK_THEN_VITE and self.beside_typecheck:
+            self.record.note(f'build script "{script}": running vite build while the typecheck step runs its type check')
+            argv = vite_build
+        elif script in TYPECHECK_THEN_VITE and self.record.steps["typecheck"].get("status") == "done":
             self.record.note(f'build script "{script}": its type check just passed in the typecheck step; running vite build')
             argv = vite_build
         elif script:
             argv = ["npm", "run", "build"]
         else:
             argv = vite_build
-        start = len(self.record.tail_lines)
         egress = Allowlist(self.cfg.build_egress_allow)
         # NODE_USE_ENV_PROXY: Node 24's own fetch honours the proxy variables with it; Node 20's ignores them.
-        result = self.tool(argv, egress=egress or None, egress_env={**install_policy.proxy_env(), "NODE_USE_ENV_PROXY": "1"})
-        lines = self.record.tail_lines[start:] or self.record.tail_lines
-        if not result.ok:
-            errors = tsc_errors(lines) or vite_errors(lines, str(self.workdir))
-            raise StepFailed(f"{' '.join(Path(a).name if '/' in a else a for a in argv)} failed:\n{tail(lines)}", errors)
+        built = self.tool(argv, "build", egress=egress or None, egress_env={**install_policy.proxy_env(), "NODE_USE_ENV_PROXY": "1"},
+                          should_stop=should_stop)
+        if not built.ok:
+            errors = tsc_errors(built.lines) or vite_errors(built.lines, str(self.workdir))
+            raise StepFailed(f"{' '.join(Path(a).name if '/' in a else a for a in argv)} failed:\n{tail(built.lines)}", errors)
         self.output_dir = _output_folder(self.workdir)
 
     def publish(self) -> None:
@@ -247,6 +329,26 @@ class ProjectBuild:
         self.preview_url = self.cfg.preview_url(slug)
         self.record.note(f"published at {self.preview_url}")
 
+    def keep_caches(self) -> None:
+        """After a successful build: this build's type checker state and bundler caches become the
+        website's, for its next deployment (see workers.build.website_cache). A failure here costs
+        the next deployment time, never this one."""
+        if self.caches is None:
+            return
+        try:
+            kept = self.caches.save(self.workdir, self.tsc_writes_files)
+        except OSError as exc:
+            log.exception("%s: keeping the website's build caches failed", self.label)
+            self.record.note(f"the build caches could not be kept for the next deployment ({exc.strerror})")
+            return
+        if kept.refused:
+            self.record.note(kept.refused)
+        elif kept.files:
+            self.record.note(f"build caches kept for the website's next deployment ({_amount(kept.files, kept.bytes)})")
+        if self.tsc_writes_files:
+            self.record.note("the type check writes files: its incremental state is not kept (restored without "
+                             "those files, it would make tsc skip writing them again)")
+
     # -- running ----------------------------------------------------------------------------------
 
     def _still_running(self) -> None:
@@ -257,13 +359,22 @@ class ProjectBuild:
         if stop := self.record.flush():
             raise Stopped(stop)
 
-    def tool(self, argv: list[str], egress: Allowlist | None = None, egress_env: dict[str, str] | None = None,
-             npm_cache_shared: bool = False) -> RunResult:
-        """Run a step's command in the sandbox, with no network unless `egress` names hosts: then
+    def tool(self, argv: list[str], step: str, egress: Allowlist | None = None, egress_env: dict[str, str] | None = None,
+             npm_cache_shared: bool = False, should_stop: Callable[[], str | None] | None = None,
+             hide: Callable[[str], bool] | None = None) -> ToolRun:
+        """Run `step`'s command in the sandbox, with no network unless `egress` names hosts: then
         behind an egress proxy of its own, with `egress_env` pointing the tools at it. Every step
-        sees only this attempt's project and home folders (the install also npm's shared cache)."""
+        sees only this attempt's project and home folders (the install also npm's shared cache).
+        `should_stop` (default: the record's flush) names a reason to stop it; lines `hide` takes are
+        neither logged nor returned."""
         self.record.note("$ " + " ".join(Path(a).name if a.startswith("/") else a for a in argv))
-        first_line = len(self.record.tail_lines)
+        output: deque[str] = deque(maxlen=TOOL_LINES)
+
+        def line(text: str) -> None:
+            if hide is None or not hide(text):
+                output.append(text)
+                self.record.line(text)
+
         mounts = [sandbox.Mount(self.workdir), sandbox.Mount(self.home)]
         npm_cache = self.home / ".npm"
         if npm_cache_shared:
@@ -271,7 +382,7 @@ class ProjectBuild:
             sandbox.hand_over(npm_cache)
             mounts.append(sandbox.Mount(npm_cache, shared=True))
         env = build_env(self.home, npm_cache)
-        label = f"{self.label}-{self.record.step}"
+        label = f"{self.label}-{step}"
         with ExitStack() as stack:
             bridge = None
             if egress and sandbox.host().bwrap is not None:
@@ -280,11 +391,11 @@ class ProjectBuild:
                 bridge, env = proxy.socket_path, {**env, **(egress_env or {})}
                 self.record.note(f"network: only {', '.join(egress.hosts)}, through the egress proxy")
             try:
-                step = stack.enter_context(sandbox.confine(argv, self.workdir, env, mounts, bridge, label, sandbox.limits()))
+                confined = stack.enter_context(sandbox.confine(argv, self.workdir, env, mounts, bridge, label, sandbox.limits()))
             except sandbox.SandboxUnavailable as exc:
                 raise StepFailed(str(exc)) from None
-            result = run(step.argv, self.workdir, step.env, self.record.line, self.deadline, self.record.flush, step.guard)
-            if not result.stopped and step.guard.disk.over(now_or_never=True):
+            result = run(confined.argv, self.workdir, confined.env, line, self.deadline, should_stop or self.record.flush, confined.guard)
+            if not result.stopped and confined.guard.disk.over(now_or_never=True):
                 result = RunResult(result.returncode, "disk")
         if result.stopped == "timeout":
             raise StepFailed(f"timed out after {self.cfg.build_timeout} s")
@@ -296,12 +407,12 @@ class ProjectBuild:
             raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): the build folder grew past it")
         if result.stopped:
             raise Stopped(result.stopped)
-        output = self.record.tail_lines[first_line:] or self.record.tail_lines
-        if not result.ok and any(marker in line for line in output for marker in FILE_TOO_LARGE):
-            raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): a file may not grow past it\n{tail(output)}")
-        if not result.ok and any(NO_SPACE in line for line in output):
-            raise StepFailed(f"out of space: /tmp holds {self.cfg.build_tmp_mb} MB (WEBBUILDER_BUILD_TMP_MB), or the host's disk is full\n{tail(output)}")
-        return result
+        lines = list(output)
+        if not result.ok and any(marker in text for text in lines for marker in FILE_TOO_LARGE):
+            raise StepFailed(f"disk limit ({self.cfg.build_disk_mb} MB): a file may not grow past it\n{tail(lines)}")
+        if not result.ok and any(NO_SPACE in text for text in lines):
+            raise StepFailed(f"out of space: /tmp holds {self.cfg.build_tmp_mb} MB (WEBBUILDER_BUILD_TMP_MB), or the host's disk is full\n{tail(lines)}")
+        return ToolRun(result, lines)
 
     def _refused(self, destination: str, reason: str) -> None:
         self.record.note(f"network: refused {destination} ({reason})")
@@ -310,6 +421,12 @@ class ProjectBuild:
         """Before the folder can go: the dependency cache's copy of node_modules is complete."""
         if self.storing is not None:
             self.storing.join()
+
+
+def _amount(files: int, size: int) -> str:
+    """E.g. "3 files, 12 KB"."""
+    kilobytes = size / 1024
+    return f"{files} file{'' if files == 1 else 's'}, " + (f"{kilobytes:.0f} KB" if kilobytes < 1024 else f"{kilobytes / 1024:.1f} MB")
 
 
 def _output_folder(project: Path) -> Path:

@@ -8,9 +8,11 @@ step's name and the tool's own words; the end notifies the user.
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from sqlmodel import col, desc, select
 
 from workers.build import sandbox
 from workers.build.steps import STEPS, ProjectBuild, StepFailed, Stopped
+from workers.build.website_cache import WebsiteCache
 from workers.config import settings
 from workers.jobs import build_cache, deployments
 from workers.notify.bell import notify, retry_action_url
@@ -26,7 +29,7 @@ from workers.queue.scheduler import renew_lease
 from workers.store import events
 from workers.store.db import retry_while_unreachable, session_scope
 from workers.store.events import Change, Notice
-from workers.store.files import job_dir, log_path, source_dir
+from workers.store.files import job_dir, log_path, source_dir, website_cache_dir
 from workers.store.models import BuildJob, JobStatus, Website, utcnow
 from workers.text import strip_ansi
 
@@ -88,7 +91,8 @@ class JobRun:
                 if not renew_lease(session, self.job_id, self.worker_id):
                     return "lost lease"
                 job = session.get(BuildJob, self.job_id)
-                job.progress, job.current_step, job.logs, job.steps = self.progress, self.step, logs, dict(self.steps)
+                steps = {name: dict(info) for name, info in self.steps.items()}  # steps may run side by side
+                job.progress, job.current_step, job.logs, job.steps = self.progress, self.step, logs, steps
                 cancel = job.cancel_requested
                 if dirty or force:  # progress notices are coalesced to one per flush
                     events.after_commit(session, Notice(Change.JOB, job.user_id, self.job_id))
@@ -114,6 +118,24 @@ class JobRun:
         self._log.close()
 
 
+class SharedCheck:
+    """`JobRun.flush` for steps running side by side: one of them asks the database at a time, the
+    other reads the last answer; a reason to stop, once given, stays."""
+
+    def __init__(self, flush: Callable[[], str | None]):
+        self.flush = flush
+        self.lock = threading.Lock()
+        self.reason: str | None = None
+
+    def __call__(self) -> str | None:
+        if self.reason is None and self.lock.acquire(blocking=False):
+            try:
+                self.reason = self.flush()
+            finally:
+                self.lock.release()
+        return self.reason
+
+
 class Pipeline:
     """A job's attempt: its `ProjectBuild`, recorded as it goes in a `JobRun` (progress, log, lease)."""
 
@@ -123,8 +145,10 @@ class Pipeline:
         attempt_dir = job_dir(job.id) / f"attempt-{job.attempts}"
         shutil.rmtree(attempt_dir, ignore_errors=True)
         self.run = JobRun(job.id, worker_id, attempt_dir / "project")
+        caches = None if job.clean_build else WebsiteCache(website_cache_dir(job.website_id))
         self.build = ProjectBuild(source_dir(job.id), attempt_dir, f"job{job.id}-a{job.attempts}", self.run,
-                                  time.monotonic() + self.cfg.build_timeout, self._miss_reason)
+                                  time.monotonic() + self.cfg.build_timeout, self._miss_reason, caches)
+        self.began: dict[str, float] = {}
 
     def _miss_reason(self, digest: str) -> str:
         """Why a lockfile is not in the cache, judged from the website's previous deployment."""
@@ -144,22 +168,92 @@ class Pipeline:
 
     def execute(self) -> None:
         try:
-            for name, start, end in STEPS:
-                self.run.step, self.run.progress = name, start
-                self.run.steps[name] = {"status": "running", "startedAt": utcnow().isoformat()}
-                if stop := self.run.flush(force=True):
-                    raise Stopped(stop)
-                began = time.monotonic()
+            for name, _, _ in STEPS:
+                if name in self.run.steps:
+                    continue  # it ran alongside the step before
+                if partner := self.build.alongside(name):
+                    self._side_by_side(name, partner)
+                    continue
+                self._begin(name)
                 try:
                     getattr(self.build, name)()
                 finally:
-                    info = self.run.steps[name]
-                    info["seconds"] = round(time.monotonic() - began, 3)
-                info["status"] = "skipped" if info.pop("skipped", False) else "done"
-                self.run.progress = end
-                self.run.note(f"{name}: {info['status']} in {info['seconds']:.2f} s")
+                    self._timed(name)
+                self._done(name)
+            self.build.keep_caches()
         finally:
             self.build.wait_for_cache()
+
+    def _begin(self, *names: str) -> None:
+        self.run.step, self.run.progress = names[0], PROGRESS[names[0]][0]
+        for name in names:
+            self.run.steps[name] = {"status": "running", "startedAt": utcnow().isoformat()}
+            self.began[name] = time.monotonic()
+        if stop := self.run.flush(force=True):
+            raise Stopped(stop)
+
+    def _timed(self, name: str, status: str | None = None) -> None:
+        """Record the step's time (and `status`, if it ended without passing). The entry is
+        replaced, not changed: a flush from a step running alongside may be reading it."""
+        info = {**self.run.steps[name], "seconds": round(time.monotonic() - self.began[name], 3)}
+        self.run.steps[name] = {**info, "status": status} if status else info
+
+    def _done(self, name: str) -> None:
+        info = dict(self.run.steps[name])
+        info["status"] = "skipped" if info.pop("skipped", False) else "done"
+        self.run.steps[name] = info
+        self.run.progress = max(self.run.progress, PROGRESS[name][1])
+        self.run.note(f"{name}: {info['status']} in {info['seconds']:.2f} s")
+
+    def _side_by_side(self, first: str, second: str) -> None:
+        """Run two steps at once, each in a thread of its own (and its tools in sandboxed processes
+        of their own), ending as if they had run one after the other: a failure of `first` is the
+        job's error whatever `second` did, and stops `second`; a failure of `second` counts once
+        `first` passed. A cancel, a lost lease or the deadline stops both."""
+        check = SharedCheck(self.run.flush)
+        first_failed = threading.Event()
+        outcomes: queue.SimpleQueue[tuple[str, BaseException | None]] = queue.SimpleQueue()
+
+        def attempt(name: str, should_stop: Callable[[], str | None]) -> None:
+            try:
+                getattr(self.build, name)(should_stop=should_stop)
+                outcomes.put((name, None))
+            except BaseException as exc:  # handed to the pipeline's thread, raised there
+                outcomes.put((name, exc))
+
+        self._begin(first, second)
+        threads = [
+            threading.Thread(target=attempt, args=(first, check), name=f"{self.build.label}-{first}", daemon=True),
+            threading.Thread(target=attempt, args=(second, lambda: "halted" if first_failed.is_set() else check()),
+                             name=f"{self.build.label}-{second}", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        errors: dict[str, BaseException] = {}
+        for _ in threads:
+            name, error = outcomes.get()
+            if error is None:
+                self._timed(name)
+                self._done(name)
+                if name == first:
+                    self.run.step = second
+                continue
+            errors[name] = error
+            if name == first:
+                self._timed(name)  # the job's error: run_job records how it ended
+                first_failed.set()
+            else:
+                self._timed(name, "cancelled" if isinstance(error, Stopped) else "failed")
+        for thread in threads:
+            thread.join()
+        if first in errors:
+            self.run.step = first
+            raise errors[first]
+        if second in errors:
+            raise errors[second]
+
+
+PROGRESS = {name: (start, end) for name, start, end in STEPS}
 
 
 def _previous_install_query(job: BuildJob):
