@@ -16,4 +16,8 @@ def log_view(lines: rx.Var) -> rx.Component:
         rx.cond(lines.length() > 0, rx.foreach(lines, _line), rx.text("No output yet.", color_scheme="gray", size="1")),
         style=log_box,
         id="log",
+        # Focusable, so that a keyboard can scroll it; named for the reader that lands on it.
+        tab_index=0,
+        role="region",
+        aria_label="Build log",
     )

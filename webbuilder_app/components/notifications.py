@@ -59,12 +59,15 @@ def bell() -> rx.Component:
                 rx.icon("bell", size=18),
                 rx.cond(
                     NotificationFeedState.unread_count > 0,
-                    rx.badge(NotificationFeedState.unread_count, color_scheme="red", variant="solid", radius="full", size="1", id="unread-count"),
+                    rx.badge(NotificationFeedState.unread_count, color_scheme="red", variant="solid", high_contrast=True, radius="full", size="1",
+                             id="unread-count"),  # white on red-9 is under 4.5:1
                 ),
                 variant="ghost",
                 size="2",
                 id="bell",
-                aria_label="Notifications",
+                # The name holds the count the button shows.
+                aria_label=rx.cond(NotificationFeedState.unread_count > 0,
+                                   "Notifications: " + NotificationFeedState.unread_count.to_string() + " unread", "Notifications"),
             )
         ),
         rx.popover.content(

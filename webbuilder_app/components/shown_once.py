@@ -35,7 +35,7 @@ def shown_once(visible: rx.Var, element_id: str, what: str, *usage: rx.Component
             rx.vstack(
                 rx.text(f"Copy this {what} now; it is not shown again.", weight="medium"),
                 rx.hstack(
-                    rx.code(id=element_id, size="3"),
+                    rx.code(id=element_id, size="3", high_contrast=True),
                     rx.icon_button(rx.icon("copy", size=14), on_click=copy, size="1", variant="soft", aria_label=f"Copy the {what}"),
                     align="center",
                 ),
@@ -44,6 +44,7 @@ def shown_once(visible: rx.Var, element_id: str, what: str, *usage: rx.Component
             ),
             icon="key-round",
             color_scheme="green",
+            high_contrast=True,  # Radix's green-on-green callout text is under 4.5:1
             width="100%",
         ),
     )

@@ -23,7 +23,7 @@ def _step(step: rx.Var) -> rx.Component:
         rx.cond(
             step["cache"] != "",
             rx.tooltip(
-                rx.badge(rx.icon("database", size=12), "cache ", step["cache"], size="1", variant="soft",
+                rx.badge(rx.icon("database", size=12), "cache ", step["cache"], size="1", variant="soft", high_contrast=True,
                          color_scheme=rx.cond(step["cache"] == "hit", "green", "orange"), class_name="cache-badge"),
                 content=step["cacheReason"],
             ),

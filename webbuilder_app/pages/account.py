@@ -8,7 +8,7 @@ from webbuilder_app.state.account import AccountState
 
 def session_row(session: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(session["client"].to(str), size="2"), rx.cond(session["current"].to(bool), rx.badge("this browser", color_scheme="green"))),
+        rx.table.cell(rx.text(session["client"].to(str), size="2"), rx.cond(session["current"].to(bool), rx.badge("this browser", color_scheme="green", high_contrast=True))),
         rx.table.cell(session["createdAt"].to(str)),
         rx.table.cell(rx.cond(session["lastUsedAt"], session["lastUsedAt"].to(str), "never")),
         rx.table.cell(rx.button("Sign out", color_scheme="red", variant="soft", size="1", white_space="nowrap",

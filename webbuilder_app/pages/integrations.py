@@ -76,10 +76,10 @@ def email_status() -> rx.Component:
         IntegrationsState.saved_email != "",
         rx.cond(
             IntegrationsState.email_verified,
-            rx.hstack(rx.badge("verified", color_scheme="green"), rx.text("Build emails go to ", address, ".", size="2"),
+            rx.hstack(rx.badge("verified", color_scheme="green", high_contrast=True), rx.text("Build emails go to ", address, ".", size="2"),
                       align="center", id="email-status"),
             rx.hstack(
-                rx.badge("unverified", color_scheme="amber"),
+                rx.badge("unverified", color_scheme="amber", high_contrast=True),
                 rx.text(
                     rx.cond(IntegrationsState.confirmation_sent,
                             "Check your inbox: confirm ", "No confirmation link is waiting: send one to confirm "),
