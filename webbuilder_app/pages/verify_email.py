@@ -18,8 +18,8 @@ def _asking() -> rx.Component:
 def _outcome() -> rx.Component:
     return rx.cond(
         VerifyEmailState.confirmed,
-        rx.callout(rx.text("Confirmed: build emails go to ", rx.code(VerifyEmailState.address), " from now on."),
-                   icon="circle_check", color_scheme="green", width="100%", id="email-confirmed"),
+        rx.callout(rx.text("Confirmed: build emails go to ", rx.code(VerifyEmailState.address, high_contrast=True), " from now on."),
+                   icon="circle_check", color_scheme="green", high_contrast=True, width="100%", id="email-confirmed"),
         rx.cond(
             VerifyEmailState.problem != "",
             rx.callout(VerifyEmailState.problem, icon="triangle_alert", color_scheme="red", width="100%", id="confirm-problem"),
