@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from webbuilder_app.components.link import link
 from webbuilder_app.components.status import status_badge
 from webbuilder_app.state.job import JobState
 
@@ -67,8 +68,8 @@ def job_card(job: rx.Var) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.link(rx.text(job["websiteName"], weight="bold", size="3", class_name="job-name"),
-                        href="/jobs/" + job["id"].to(str), color_scheme="gray", high_contrast=True, underline="hover"),
+                link(rx.text(job["websiteName"], weight="bold", size="3", class_name="job-name"),
+                     href="/jobs/" + job["id"].to(str), color_scheme="gray", high_contrast=True, underline="hover"),
                 status_badge(job["status"]),
                 rx.spacer(),
                 rx.cond(
@@ -100,8 +101,8 @@ def job_card(job: rx.Var) -> rx.Component:
                 timestamps(job),
                 rx.spacer(),
                 rx.hstack(
-                    rx.link(rx.button(rx.icon("scroll-text", size=14), "View logs", size="1", variant="soft", color_scheme="gray"),
-                            href="/jobs/" + job["id"].to(str), class_name="view-logs"),
+                    link(rx.button(rx.icon("scroll-text", size=14), "View logs", size="1", variant="soft", color_scheme="gray"),
+                         href="/jobs/" + job["id"].to(str), class_name="view-logs"),
                     rx.cond(
                         active,
                         rx.button(rx.icon("square", size=14), "Cancel", size="1", variant="soft", color_scheme="red",
@@ -109,8 +110,8 @@ def job_card(job: rx.Var) -> rx.Component:
                     ),
                     rx.cond(
                         job["previewUrl"],
-                        rx.link(rx.button(rx.icon("external-link", size=14), "View website", size="1", class_name="view-website"),
-                                href=job["previewUrl"].to(str), is_external=True),
+                        link(rx.button(rx.icon("external-link", size=14), "View website", size="1", class_name="view-website"),
+                             href=job["previewUrl"].to(str), is_external=True),
                     ),
                     rx.cond(
                         (job["status"] == "failed") | (job["status"] == "cancelled"),

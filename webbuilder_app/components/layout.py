@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from webbuilder_app.components.link import link
 from webbuilder_app.components.notifications import bell
 from webbuilder_app.state.auth import AuthState
 from webbuilder_app.state.feed import NotificationFeedState
@@ -14,17 +15,17 @@ ADMIN_NAV_LINKS = [("Ops", "/ops", "activity")]
 
 
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:
-    return rx.link(rx.hstack(rx.icon(icon, size=15), rx.text(label, size="2"), align="center", spacing="1"),
-                   href=href, color_scheme="gray", high_contrast=True, underline="none", class_name="nav-link")
+    return link(rx.hstack(rx.icon(icon, size=15), rx.text(label, size="2"), align="center", spacing="1"),
+                href=href, color_scheme="gray", high_contrast=True, underline="hover", class_name="nav-link")
 
 
 def header() -> rx.Component:
     return rx.hstack(
-        rx.link(rx.hstack(rx.icon("boxes", size=22, color="var(--accent-9)"), rx.heading("webbuilder", size="5"), align="center"),
-                href="/", underline="none", color_scheme="gray", high_contrast=True),
+        link(rx.hstack(rx.icon("boxes", size=22, color="var(--accent-9)"), rx.heading("webbuilder", size="5"), align="center"),
+             href="/", underline="none", color_scheme="gray", high_contrast=True),
         rx.spacer(),
-        *[_nav_link(*link) for link in NAV_LINKS],
-        rx.cond(AuthState.is_admin, rx.hstack(*[_nav_link(*link) for link in ADMIN_NAV_LINKS], spacing="4")),
+        *[_nav_link(*nav) for nav in NAV_LINKS],
+        rx.cond(AuthState.is_admin, rx.hstack(*[_nav_link(*nav) for nav in ADMIN_NAV_LINKS], spacing="4")),
         bell(),
         rx.color_mode.button(size="2", variant="ghost", id="theme-toggle", aria_label="Switch between light and dark theme"),
         rx.menu.root(

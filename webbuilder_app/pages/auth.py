@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from webbuilder_app.components.link import link
 from webbuilder_app.state.auth import AuthState
 
 
@@ -17,7 +18,7 @@ def _form(title: str, button: str, on_submit, switch_text: str, switch_href: str
                     rx.input(name="password", id="password", type="password", required=True, width="100%", size="3"),
                     rx.cond(AuthState.auth_error != "", rx.callout(AuthState.auth_error, icon="triangle-alert", color_scheme="red", width="100%")),
                     rx.button(button, type="submit", width="100%", size="3", id="submit"),
-                    rx.text(switch_text, " ", rx.link(switch_label, href=switch_href, underline="always"), size="2"),
+                    rx.text(switch_text, " ", link(switch_label, href=switch_href, underline="always"), size="2"),
                     spacing="4",
                     width="100%",
                 ),

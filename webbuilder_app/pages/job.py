@@ -5,6 +5,7 @@ import reflex as rx
 
 from webbuilder_app.components.job_card import eta_text, timestamps
 from webbuilder_app.components.layout import signed_in_page
+from webbuilder_app.components.link import link
 from webbuilder_app.components.log_view import log_view
 from webbuilder_app.components.status import status_badge
 from webbuilder_app.components.steps import step_timeline
@@ -25,8 +26,8 @@ def actions() -> rx.Component:
         ),
         rx.cond(
             job["previewUrl"],
-            rx.link(rx.button(rx.icon("external-link", size=16), "View website", class_name="view-website"),
-                    href=job["previewUrl"].to(str), is_external=True),
+            link(rx.button(rx.icon("external-link", size=16), "View website", class_name="view-website"),
+                 href=job["previewUrl"].to(str), is_external=True),
         ),
         spacing="2",
     )
@@ -102,8 +103,8 @@ def error_panel() -> rx.Component:
 def job_view() -> rx.Component:
     job = JobFeedState.job
     return rx.vstack(
-        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("My Build Queue", size="2"), align="center", spacing="1"),
-                href="/", color_scheme="gray"),
+        link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("My Build Queue", size="2"), align="center", spacing="1"),
+             href="/", color_scheme="gray"),
         rx.flex(
             rx.hstack(
                 rx.heading(job["websiteName"].to(str), size="7", id="job-title"),
@@ -124,7 +125,7 @@ def job_view() -> rx.Component:
             rx.text("Build #", job["id"].to(str), size="2", color_scheme="gray"),
             rx.cond(
                 job["retryOf"],
-                rx.link("Retry of #", job["retryOf"].to(str), href="/jobs/" + job["retryOf"].to(str), size="2", id="retry-of"),
+                link("Retry of #", job["retryOf"].to(str), href="/jobs/" + job["retryOf"].to(str), size="2", id="retry-of"),
             ),
             rx.text("·", color_scheme="gray"),
             timestamps(job),

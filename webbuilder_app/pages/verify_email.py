@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from webbuilder_app.components.link import link
 from webbuilder_app.state.verify_email import VerifyEmailState
 from workers.config import VERIFY_EMAIL_PATH
 
@@ -35,7 +36,7 @@ def verify_email() -> rx.Component:
             rx.vstack(
                 rx.hstack(rx.icon("mail_check", size=24), rx.heading("Confirm your email address", size="6"), align="center"),
                 _outcome(),
-                rx.link("Open webbuilder", href="/", size="2"),
+                link("Open webbuilder", href="/", size="2"),
                 spacing="4",
                 width="100%",
             ),
