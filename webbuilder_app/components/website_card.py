@@ -4,6 +4,7 @@ time, a new version, and the way to its page. `address` is the live address line
 import reflex as rx
 
 from webbuilder_app.components.deploy_dialog import deploy_button
+from webbuilder_app.components.link import link
 from webbuilder_app.components.status import status_badge
 
 
@@ -13,7 +14,7 @@ def address(url: rx.Var, name: rx.Var, is_live: rx.Var, **props) -> rx.Component
         rx.icon("globe", size=15, color=rx.cond(is_live, "var(--accent-9)", "var(--gray-8)")),
         rx.cond(
             is_live,
-            rx.link(url, href=url, is_external=True, size="2", weight="medium", class_name="website-url", trim="both"),
+            link(url, href=url, is_external=True, size="2", weight="medium", class_name="website-url", trim="both"),
             rx.text(url, " · nothing is live yet", size="2", color_scheme="gray", class_name="website-url"),
         ),
         rx.icon_button(rx.icon("copy", size=13), size="1", variant="ghost", color_scheme="gray",
@@ -44,8 +45,8 @@ def website_card(website: rx.Var) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.link(rx.text(name, weight="bold", size="4", class_name="website-name"),
-                        href=page, color_scheme="gray", high_contrast=True, underline="hover"),
+                link(rx.text(name, weight="bold", size="4", class_name="website-name"),
+                     href=page, color_scheme="gray", high_contrast=True, underline="hover"),
                 rx.cond(website["lastStatus"], status_badge(website["lastStatus"])),
                 rx.spacer(),
                 rx.text("Updated ", rx.moment(website["updatedAt"].to(str), from_now=True, interval=30_000), size="1", color_scheme="gray"),
@@ -55,7 +56,7 @@ def website_card(website: rx.Var) -> rx.Component:
             ),
             address(website["url"].to(str), name, website["liveJobId"].to(bool)),
             rx.flex(
-                rx.link(
+                link(
                     rx.hstack(rx.icon("history", size=14), rx.text(deployment_count(website["deploymentCount"].to(int)), " · settings", size="2"),
                               align="center", spacing="1"),
                     href=page, size="2", class_name="website-page-link",

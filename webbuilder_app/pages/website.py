@@ -5,6 +5,7 @@ import reflex as rx
 
 from webbuilder_app.components.deploy_dialog import deploy_button, deploy_dialog
 from webbuilder_app.components.layout import signed_in_page
+from webbuilder_app.components.link import link
 from webbuilder_app.components.status import status_badge
 from webbuilder_app.components.website_card import address, deployment_count
 from webbuilder_app.state.websites import WebsiteFeedState, WebsiteState
@@ -37,7 +38,7 @@ def deployment_row(deployment: rx.Var) -> rx.Component:
         rx.flex(
             rx.vstack(
                 rx.hstack(
-                    rx.link(rx.text("#", deployment["jobId"].to(str), weight="bold"), href=job_page, size="2", class_name="deployment-id"),
+                    link(rx.text("#", deployment["jobId"].to(str), weight="bold"), href=job_page, size="2", class_name="deployment-id"),
                     status_badge(deployment["status"]),
                     rx.cond(deployment["live"], rx.badge(rx.icon("radio", size=12), "Live", color_scheme="green", variant="solid", high_contrast=True, size="2",
                                                          class_name="live-badge")),
@@ -65,8 +66,8 @@ def deployment_row(deployment: rx.Var) -> rx.Component:
                     deployment["retired"],
                     rx.text("Its files were deleted: only the newest deployments keep theirs.", size="1", color_scheme="gray"),
                     rx.cond(deployment["previewUrl"],
-                            rx.link(deployment["previewUrl"].to(str), href=deployment["previewUrl"].to(str), is_external=True, size="1",
-                                    class_name="deployment-url")),
+                            link(deployment["previewUrl"].to(str), href=deployment["previewUrl"].to(str), is_external=True, size="1",
+                                 class_name="deployment-url")),
                 ),
                 rx.cond(deployment["error"], rx.text(deployment["error"].to(str), size="1", color_scheme="red", class_name="deployment-error")),
                 spacing="1",
@@ -76,7 +77,7 @@ def deployment_row(deployment: rx.Var) -> rx.Component:
             ),
             rx.hstack(
                 _make_live_button(deployment),
-                rx.link("Build log", href=job_page, size="1", color_scheme="gray", class_name="deployment-log"),
+                link("Build log", href=job_page, size="1", color_scheme="gray", class_name="deployment-log"),
                 align="center",
                 spacing="3",
             ),
@@ -224,8 +225,8 @@ def website_view() -> rx.Component:
     website = WebsiteFeedState.website
     name = website["name"].to(str)
     return rx.vstack(
-        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("My websites", size="2"), align="center", spacing="1"),
-                href="/", color_scheme="gray"),
+        link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("My websites", size="2"), align="center", spacing="1"),
+             href="/", color_scheme="gray"),
         rx.flex(
             rx.hstack(
                 rx.heading(name, size="7", id="website-title"),
