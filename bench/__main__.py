@@ -1,9 +1,9 @@
-"""`python -m bench`: every benchmark (builds and caches, dispatcher, live-update latency, the
-upload burst, 200 live event streams, page loads during a sign-in burst, the priority/fairness
-trace), then a table, also written to bench/RESULTS.md with the command, the date, the machine and
+"""`python -m bench`: every benchmark (builds and caches, a website's redeploy, dispatcher,
+live-update latency, the upload burst, 200 live event streams, page loads during a sign-in burst, the
+priority/fairness trace), then a table, also written to bench/RESULTS.md with the command, the date, the machine and
 its load. The fault suite (`python -m bench.faults`) takes a quarter of an hour and runs on its own.
 
-    python -m bench [--only builds,dispatch,fairness,latency,load,sse,signin]
+    python -m bench [--only builds,redeploy,dispatch,fairness,latency,load,sse,signin]
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import psutil
 
-from . import builds, dispatch, fairness, live_latency, load, signin_burst, sse_load
+from . import builds, dispatch, fairness, live_latency, load, redeploy, signin_burst, sse_load
 from .environment import valkey
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-SECTIONS = ("builds", "dispatch", "fairness", "latency", "load", "sse", "signin")
+SECTIONS = ("builds", "redeploy", "dispatch", "fairness", "latency", "load", "sse", "signin")
 
 
 def _row(name: str, measured: str, target: str, ok: bool) -> str:
@@ -52,6 +52,13 @@ def main() -> None:
                 ["| part | warm (s) | cold (s) |", "|---|---|---|"]
                 + [f"| {part} | {b.breakdown['warm'][part]:.2f} | {b.breakdown['cold'][part]:.2f} |" for part in b.breakdown["warm"]]
             )
+        if "redeploy" in wanted:
+            print("redeploy of a website, one source file changed (react-ts sample, median of rounds):")
+            r = redeploy.run(redis_url)
+            parts = ", ".join(f"{part} {r.breakdown[part]:.2f} s" for part in ("job typecheck", "job build", "raw tsc -b", "raw vite build"))
+            rows.append(_row("redeploy, one source file changed ÷ raw from clean (`cp -al` + tsc -b + vite build)",
+                             f"**{r.ratio:.2f}** (medians {r.job:.2f} s, {r.raw:.2f} s; {parts})", f"≤ {redeploy.TARGET}", r.ratio <= redeploy.TARGET))
+            loads.append(f"after the redeploys: {_load()}")
         if "dispatch" in wanted:
             print("dispatcher pick:")
             d = dispatch.run(redis_url)

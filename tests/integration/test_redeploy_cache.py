@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from tests.conftest import wait_for
-from tests.helpers import job, make_user, queue_project
+from tests.helpers import job, make_user
 from tests.projects import TYPE_ERROR_APP, react_project, zip_folder
 from workers.jobs import intake, lifecycle, views
 from workers.jobs.pipeline import run_job
@@ -107,6 +107,8 @@ def test_fix_then_break_still_fails_and_a_redeploy_without_cache_reuses_nothing(
 # --- side by side, with stand-ins for tsc and vite (an npm package of the upload's own) -------------
 
 FOREVER = "console.log('working')\nsetInterval(() => {}, 1000)\n"
+PASSES = "process.exit(0)\n"
+WRITES_SITE = "const fs = require('fs')\nfs.mkdirSync('dist')\nfs.writeFileSync('dist/index.html', '<h1>stand-in</h1>')\n"
 TSC_ERROR = ("setTimeout(() => {\n  console.log(\"src/App.tsx(1,7): error TS2322: Type 'number' is not assignable to type 'string'.\")\n"
              "  process.exit(2)\n}, 500)\n")
 TSC_PASSES_AFTER_2_S = "setTimeout(() => process.exit(0), 2000)\n"
@@ -124,6 +126,15 @@ def with_tools(target: Path, tsc_js: str, vite_js: str) -> Path:
     for name, script in (("tsc.js", tsc_js), ("vite.js", vite_js)):
         (target / "tools" / name).write_text("#!/usr/bin/env node\n" + script)
     return target
+
+
+def website_with_tools(user_id: int, tmp_path: Path) -> int:
+    """A website whose last deployment showed its type check writes no files: the next ones run
+    their type check beside vite."""
+    website, first = deploy(user_id, with_tools(tmp_path / "first", PASSES, WRITES_SITE))
+    start(first).join(timeout=60)
+    assert job(first).status == "completed", job(first).error
+    return website
 
 
 def start(job_id: int) -> threading.Thread:
@@ -148,7 +159,8 @@ def tools_running(data_dir: Path) -> set[str]:
 def test_a_cancel_or_the_deadline_stops_both_processes(env, tmp_path, monkeypatch):
     data = Path(env["WEBBUILDER_DATA_DIR"])
     user = make_user()
-    cancelled = queue_project(user, with_tools(tmp_path / "cancel", FOREVER, FOREVER))
+    website = website_with_tools(user, tmp_path)
+    _, cancelled = deploy(user, with_tools(tmp_path / "cancel", FOREVER, FOREVER), website)
     thread = start(cancelled)
     wait_for(lambda: tools_running(data) == {"tsc", "vite"}, timeout=60, what="tsc and vite side by side")
     with session_scope() as session:
@@ -160,7 +172,7 @@ def test_a_cancel_or_the_deadline_stops_both_processes(env, tmp_path, monkeypatc
     assert (ended.steps["typecheck"]["status"], ended.steps["build"]["status"]) == ("cancelled", "cancelled")
 
     monkeypatch.setenv("WEBBUILDER_BUILD_TIMEOUT", "6")
-    timed_out = queue_project(user, with_tools(tmp_path / "timeout", FOREVER, FOREVER))
+    _, timed_out = deploy(user, with_tools(tmp_path / "timeout", FOREVER, FOREVER), website)
     start(timed_out).join(timeout=30)
     assert not tools_running(data)
     assert job(timed_out).status == "failed" and job(timed_out).error == "typecheck: timed out after 6 s"
@@ -169,7 +181,8 @@ def test_a_cancel_or_the_deadline_stops_both_processes(env, tmp_path, monkeypatc
 def test_a_type_error_fails_the_type_check_and_a_bundler_error_the_build(env, tmp_path):
     data = Path(env["WEBBUILDER_DATA_DIR"])
     user = make_user()
-    type_error = queue_project(user, with_tools(tmp_path / "type-error", TSC_ERROR, FOREVER))
+    website = website_with_tools(user, tmp_path)
+    _, type_error = deploy(user, with_tools(tmp_path / "type-error", TSC_ERROR, FOREVER), website)
     start(type_error).join(timeout=60)
     failed = job(type_error)
     assert failed.status == "failed" and failed.error.startswith("typecheck: type check failed with 1 error(s)")
@@ -178,7 +191,7 @@ def test_a_type_error_fails_the_type_check_and_a_bundler_error_the_build(env, tm
     assert not tools_running(data)
 
     # vite fails at once; the job still waits for the type check's verdict, as when one came after the other.
-    bundler_error = queue_project(user, with_tools(tmp_path / "bundler-error", TSC_PASSES_AFTER_2_S, VITE_FAILS))
+    _, bundler_error = deploy(user, with_tools(tmp_path / "bundler-error", TSC_PASSES_AFTER_2_S, VITE_FAILS), website)
     start(bundler_error).join(timeout=60)
     failed = job(bundler_error)
     assert failed.status == "failed"

@@ -39,7 +39,7 @@ STEPS = (("extract", 0, 10), ("install", 10, 50), ("typecheck", 50, 65), ("build
 # diagnostics parsed), so repeating it would only add ~2 s: the build step then runs vite alone, at
 # the same time as the type check where that is safe (`ProjectBuild.alongside`).
 TYPECHECK_THEN_VITE = {"tsc -b && vite build", "tsc && vite build"}
-# `tsc -b --listEmittedFiles` names each file it writes on a line of its own (not shown in the log).
+# `tsc --listEmittedFiles` names each file it writes on a line of its own (not shown in the log).
 TSFILE = "TSFILE: "
 TOOL_LINES = 2000  # of one tool's output kept for reading its errors
 OUTPUT_FOLDERS = ("dist", "build", "out")
@@ -128,7 +128,7 @@ class ProjectBuild:
         self.miss_reason = miss_reason
         self.caches = caches
         self.restored: Restored | None = None
-        self.tsc_writes_files: bool | None = None  # known once `tsc -b` ran
+        self.tsc_writes_files: bool | None = None  # known once tsc ran
         self.beside_typecheck = False  # the build step runs vite alone, at the same time
         self.output_dir: Path | None = None
         self.storing: threading.Thread | None = None  # the dependency cache filling meanwhile
@@ -236,10 +236,10 @@ class ProjectBuild:
         if not tsc.exists():
             return None, "tsconfig.json found but typescript is not installed: type check skipped"
         # Project references (Vite's react-ts template) make `tsc --noEmit` check nothing: use -b,
-        # keeping its state for the next deployment (--incremental) and naming what it writes.
+        # keeping its state for the next deployment (--incremental). Either way tsc names what it writes.
         if '"references"' in tsconfig.read_text(errors="replace"):
             return [str(tsc), "-b", "--incremental", "--listEmittedFiles", "--pretty", "false"], ""
-        return [str(tsc), "--noEmit", "--pretty", "false"], ""
+        return [str(tsc), "--noEmit", "--listEmittedFiles", "--pretty", "false"], ""
 
     def typecheck(self, should_stop: Callable[[], str | None] | None = None) -> None:
         argv, reason = self._typecheck_command()
@@ -252,7 +252,7 @@ class ProjectBuild:
 
         def listed(line: str) -> bool:
             if line.startswith(TSFILE):
-                if not line.rstrip().endswith(".tsbuildinfo"):
+                if self._output_of_tsc(line[len(TSFILE):].strip()):
                     written.append(line)
                 return True
             return False
@@ -262,26 +262,34 @@ class ProjectBuild:
             errors = tsc_errors(checked.lines)
             summary = "\n".join(f"{e['file']}({e['line']},{e['column']}): {e['code']} {e['message']}" for e in errors[:20])
             raise StepFailed(f"type check failed with {len(errors) or 'an'} error(s):\n{summary or tail(checked.lines)}", errors)
-        if "-b" in argv:
-            self.tsc_writes_files = bool(written)
+        self.tsc_writes_files = bool(written)
+
+    def _output_of_tsc(self, path: str) -> bool:
+        """A file tsc wrote that a build may read or write too: anything but its own state, or its
+        state in an output folder (vite empties dist/ as it starts)."""
+        try:
+            relative = Path(path).relative_to(self.workdir)
+        except ValueError:
+            return True
+        return relative.suffix != ".tsbuildinfo" or relative.parts[0] in OUTPUT_FOLDERS
 
     def _build_script(self, package: dict) -> str:
         return " ".join(str((package.get("scripts") or {}).get("build") or "").split())
 
     def alongside(self, step: str) -> str | None:
         """The step to run at the same time as `step`, if any: the build (vite alone, a core each),
-        beside the type check of a TYPECHECK_THEN_VITE script, when the type check writes no files
-        vite could read half-written (Vite 5's template emitted vite.config.js, which vite loads
-        first): `tsc --noEmit` never does, and for `tsc -b` the website's last deployment showed it
-        with the same tsconfig files. Publishing waits for both. From a "build" answer on, the build
-        step runs vite alone."""
+        beside the type check of a TYPECHECK_THEN_VITE script, once the website's last deployment
+        showed that its type check, with the same tsconfig files, writes nothing vite could read
+        half-written or empty away (`tsc -b` of Vite 5's template wrote vite.config.js, which vite
+        loads first; a tsbuildinfo may go to dist/). Publishing waits for both. From a "build"
+        answer on, the build step runs vite alone."""
         if step != "typecheck":
             return None
         package = self._package()
         if package is None or self._build_script(package) not in TYPECHECK_THEN_VITE:
             return None
         argv, _ = self._typecheck_command()
-        if argv is None or ("-b" in argv and (self.restored is None or self.restored.tsc_writes_files is not False)):
+        if argv is None or self.restored is None or self.restored.tsc_writes_files is not False:
             return None
         self.beside_typecheck = True
         return "build"
@@ -346,8 +354,8 @@ class ProjectBuild:
         elif kept.files:
             self.record.note(f"build caches kept for the website's next deployment ({_amount(kept.files, kept.bytes)})")
         if self.tsc_writes_files:
-            self.record.note("the type check writes files: its incremental state is not kept (restored without "
-                             "those files, it would make tsc skip writing them again)")
+            self.record.note("the type check writes files: its state is not kept for the next deployment (restored "
+                             "without those files, it would make tsc skip writing them again)")
 
     # -- running ----------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ TSC_STATE = ".tsbuildinfo"
 # templates put them), not among the packages (some ship theirs), nor in the bundlers' caches.
 NOT_SEARCHED = {"node_modules", ".git"}
 TSC_SCRATCH = "node_modules/.tmp"
-# What decides whether `tsc -b` writes files: the tsconfig files, and the lockfile (configs a project
+# What decides whether tsc writes files: the tsconfig files, and the lockfile (configs a project
 # extends may come from a package).
 TYPECHECK_INPUTS = ("tsconfig", "jsconfig")
 LOCKFILE = "package-lock.json"
@@ -60,8 +60,8 @@ CHUNK = MIB
 class Restored:
     files: int
     bytes: int
-    # Whether the last kept deployment's `tsc -b` wrote files besides its tsbuildinfo; None when not
-    # known for this project's tsconfig files (changed since, or that deployment did not run tsc -b).
+    # Whether the last kept deployment's type check wrote files (see steps.ProjectBuild.alongside);
+    # None when not known for this project's tsconfig files (changed since, or no type check ran).
     tsc_writes_files: bool | None
 
 
@@ -105,7 +105,7 @@ class WebsiteCache:
         return Restored(count, size, typecheck.get("writesFiles") if known else None)
 
     def save(self, project: Path, tsc_writes_files: bool | None) -> Kept:
-        """Keep `project`'s type checker state (unless its `tsc -b` writes files) and bundler caches
+        """Keep `project`'s type checker state (unless its type check writes files) and bundler caches
         as the website's, in place of what was kept before. Over the caps, nothing is kept."""
         try:
             wanted = _tsc_state_files(project, self.max_files) if tsc_writes_files is not True else []
@@ -256,8 +256,8 @@ def _tsc_state_files(project: Path, limit: int | None) -> list[tuple[str, int]]:
 
 
 def _typecheck_inputs(project: Path) -> str | None:
-    """A digest of what decides whether the project's `tsc -b` writes files; None for a project too
-    large to tell."""
+    """A digest of what decides whether the project's type check writes files; None for a project
+    too large to tell."""
     try:
         names = [relative for relative, _ in _walk(project, "", MAX_FILES, _not_searched)
                  if relative.rsplit("/", 1)[-1].startswith(TYPECHECK_INPUTS) and relative.endswith(".json")]
