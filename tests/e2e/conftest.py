@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, Processes, free_port, next_redis_db, wait_for
+from tests.e2e.accessibility import AxeAudits, failures
 
 CHROMIUM = os.environ.get("WEBBUILDER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -103,14 +104,37 @@ def app() -> Iterator[RunningApp]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+AXE = AxeAudits()
+
+
 @pytest.fixture(scope="session")
 def browser():
+    """Chromium; axe-core audits the app pages of every context opened on it (tests/e2e/accessibility.py)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        AXE.watch(browser)
         yield browser
         browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test fails on the serious or critical accessibility violations of the app pages it showed."""
+    AXE.start_test()
+    try:
+        result = yield
+    finally:
+        audits = AXE.finish_test()
+    if audits and (found := failures(audits)):
+        pytest.fail(found, pytrace=False)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter):
+    if AXE.done or AXE.cut_short:
+        terminalreporter.write_line(f"axe-core: {AXE.done} page audits; {AXE.cut_short} cut short by the test leaving the page")
 
 
 def fresh_page(browser):
