@@ -12,6 +12,7 @@ from tests.helpers import job, make_user
 from tests.projects import react_project, static_site, zip_folder
 from workers.config import settings
 from workers.jobs import intake, views
+from workers.jobs.lifecycle import Deployment
 from workers.notify import bell
 from workers.queue import scheduler
 from workers.store.db import session_scope
@@ -19,10 +20,11 @@ from workers.store.db import session_scope
 pytestmark = pytest.mark.integration
 
 
-def upload(user_id: int, folder, name: str) -> int:
+def upload(user_id: int, folder, name: str, website_id: int | None = None) -> int:
+    """Upload `folder` as a new website called `name`, or as a new deployment of `website_id`."""
     archive = zip_folder(folder, folder.parent / f"{folder.name}.zip")
     with open(archive, "rb") as stream:
-        return intake.accept(user_id, name, [(archive.name, stream)]).job.id
+        return intake.accept(user_id, name, [(archive.name, stream)], 0, Deployment(website_id)).job.id
 
 
 def view(user_id: int, job_id: int) -> dict:
@@ -73,8 +75,8 @@ def test_dependency_cache_and_build_cache_across_uploads(env, tmp_path, processe
     with session_scope() as session:
         assert "dependencies restored from cache" in views.full_log(session, user, edited["id"])
 
-    # A changed lockfile is a miss, and says why.
-    relocked = finished(user, upload(user, with_renamed_lockfile(react_project(tmp_path / "v3")), "Shop"))
+    # A changed lockfile is a miss, and says why (judged from the website's previous deployment).
+    relocked = finished(user, upload(user, with_renamed_lockfile(react_project(tmp_path / "v3")), "Shop", edited["websiteId"]))
     assert relocked["status"] == "completed", relocked["error"]
     assert (relocked["steps"]["install"]["cache"], relocked["steps"]["install"]["cacheReason"]) == ("miss", "lockfile changed since the last build")
 
