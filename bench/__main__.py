@@ -1,9 +1,9 @@
-"""`python -m bench`: every benchmark (builds and caches, a website's redeploy, dispatcher,
+"""`python -m bench`: every benchmark (builds and caches, a website's redeploy, promote → served, dispatcher,
 live-update latency, the upload burst, 200 live event streams, page loads during a sign-in burst, the
 priority/fairness trace), then a table, also written to bench/RESULTS.md with the command, the date, the machine and
 its load. The fault suite (`python -m bench.faults`) takes a quarter of an hour and runs on its own.
 
-    python -m bench [--only builds,redeploy,dispatch,fairness,latency,load,sse,signin]
+    python -m bench [--only builds,redeploy,promote,dispatch,fairness,latency,load,sse,signin]
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import psutil
 
-from . import builds, dispatch, fairness, live_latency, load, redeploy, signin_burst, sse_load
+from . import builds, dispatch, fairness, live_latency, load, promote, redeploy, signin_burst, sse_load
 from .environment import valkey
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-SECTIONS = ("builds", "redeploy", "dispatch", "fairness", "latency", "load", "sse", "signin")
+SECTIONS = ("builds", "redeploy", "promote", "dispatch", "fairness", "latency", "load", "sse", "signin")
 
 
 def _row(name: str, measured: str, target: str, ok: bool) -> str:
@@ -59,6 +59,11 @@ def main() -> None:
             rows.append(_row("redeploy, one source file changed ÷ raw from clean (`cp -al` + tsc -b + vite build)",
                              f"**{r.ratio:.2f}** (medians {r.job:.2f} s, {r.raw:.2f} s; {parts})", f"≤ {redeploy.TARGET}", r.ratio <= redeploy.TARGET))
             loads.append(f"after the redeploys: {_load()}")
+        if "promote" in wanted:
+            print(f"promote → served at the stable address by {promote.WEB_PROCESSES} web processes:")
+            p = promote.run(redis_url)
+            rows.append(_row(f"promote → the stable address serves it, {promote.WEB_PROCESSES} web processes",
+                             f"p50 {p.p50_ms:.0f} ms, **max {p.max_ms:.0f} ms** ({p.rounds} rounds; the promote call p50 {p.call_p50_ms:.0f} ms)", "< 1 s", p.max_ms < 1000))
         if "dispatch" in wanted:
             print("dispatcher pick:")
             d = dispatch.run(redis_url)
