@@ -30,7 +30,7 @@ from workers.jobs import intake
 from workers.jobs.lifecycle import Deployment
 from workers.services import websites
 from workers.store.db import session_scope
-from workers.store.models import TERMINAL_STATUSES, BuildJob, User
+from workers.store.models import TERMINAL_STATUSES, BuildJob
 
 from .environment import ROOT, installation, valkey, worker
 
