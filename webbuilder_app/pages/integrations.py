@@ -106,19 +106,23 @@ def email_card() -> rx.Component:
             rx.cond(~IntegrationsState.email_available,
                     rx.callout("This server has no mail server configured (WEBBUILDER_SMTP_HOST), so no emails are sent.",
                                icon="info", color_scheme="gray", width="100%")),
-            rx.el.label("Email address", html_for="notify-email", class_name="field-label"),
-            rx.hstack(
-                rx.input(placeholder="you@example.com", value=IntegrationsState.email, on_change=IntegrationsState.set_email,
-                         id="notify-email", type="email", flex="1", max_length=254),
-                rx.el.label(
-                    rx.hstack(
-                        rx.switch(checked=IntegrationsState.email_notifications, on_change=IntegrationsState.set_email_notifications, id="email-notifications"),
-                        rx.text("Email me", size="2"),
-                        align="center",
-                    )
+            rx.box(
+                rx.el.label("Email address", html_for="notify-email", class_name="field-label"),
+                rx.hstack(
+                    rx.input(placeholder="you@example.com", value=IntegrationsState.email, on_change=IntegrationsState.set_email,
+                             id="notify-email", type="email", flex="1", max_length=254),
+                    rx.el.label(
+                        rx.hstack(
+                            rx.switch(checked=IntegrationsState.email_notifications, on_change=IntegrationsState.set_email_notifications,
+                                      id="email-notifications"),
+                            rx.text("Email me", size="2"),
+                            align="center",
+                        )
+                    ),
+                    rx.button("Save", on_click=IntegrationsState.save_email, id="save-email"),
+                    align="center",
+                    width="100%",
                 ),
-                rx.button("Save", on_click=IntegrationsState.save_email, id="save-email"),
-                align="center",
                 width="100%",
             ),
             email_status(),
