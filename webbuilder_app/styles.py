@@ -45,11 +45,12 @@ _ANSI_SCALES = {
     "blue": "blue", "magenta": "plum", "cyan": "cyan", "white": "gray",
 }
 ANSI_CSS = {
-    **{f"& .ansi-{name}": {"color": f"var(--{scale}-11)"} for name, scale in _ANSI_SCALES.items()},
-    **{f"& .ansi-bright-{name}": {"color": f"var(--{scale}-10)"} for name, scale in _ANSI_SCALES.items()},
+    # Radix's steps 11 and 12 are its text colours: readable (4.5:1 or more) on the log's plain background.
+    **{f"& .ansi-{name}": {"color": f"var(--{scale}-12)"} for name, scale in _ANSI_SCALES.items()},
+    **{f"& .ansi-bright-{name}": {"color": f"var(--{scale}-11)"} for name, scale in _ANSI_SCALES.items()},
     **{f"& .ansi-bg-{name}": {"background": f"var(--{scale}-a4)"} for name, scale in _ANSI_SCALES.items()},
     "& .ansi-bold": {"font_weight": "700"},
-    "& .ansi-dim": {"opacity": "0.7"},
+    "& .ansi-dim": {"color": "var(--gray-11)"},
     "& .ansi-italic": {"font_style": "italic"},
     "& .ansi-underline": {"text_decoration": "underline"},
 }
@@ -60,7 +61,7 @@ log_box = {
     "line_height": "1.55",
     "white_space": "pre-wrap",
     "word_break": "break-all",
-    "background": "var(--gray-a2)",
+    "background": "var(--gray-1)",
     "border": "1px solid var(--gray-a5)",
     "border_radius": "8px",
     "padding": "0.75rem",

@@ -10,7 +10,7 @@ from webbuilder_app.state.auth import AuthState
 from webbuilder_app.state.feed import NotificationFeedState
 
 # (label, href, lucide icon) for every signed-in user; add pages here.
-NAV_LINKS = [("My Build Queue", "/", "layout-list"), ("Integrations", "/integrations", "webhook"), ("API tokens", "/tokens", "key-round")]
+NAV_LINKS = [("My websites", "/", "layout-list"), ("Integrations", "/integrations", "webhook"), ("API tokens", "/tokens", "key-round")]
 ADMIN_NAV_LINKS = [("Ops", "/ops", "activity")]
 
 

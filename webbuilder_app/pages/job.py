@@ -103,7 +103,7 @@ def error_panel() -> rx.Component:
 def job_view() -> rx.Component:
     job = JobFeedState.job
     return rx.vstack(
-        link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("My Build Queue", size="2"), align="center", spacing="1"),
+        link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("My websites", size="2"), align="center", spacing="1"),
              href="/", color_scheme="gray"),
         rx.flex(
             rx.hstack(
