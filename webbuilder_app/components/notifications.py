@@ -28,7 +28,7 @@ def _item(note: rx.Var) -> rx.Component:
         rx.vstack(
             rx.text(note["title"], weight=rx.cond(note["read"], "regular", "bold"), size="2"),
             rx.cond(note["message"], rx.text(note["message"], size="1", color_scheme="gray", trim="both")),
-            rx.moment(note["createdAt"], from_now=True, interval=30_000, font_size="11px", color="var(--gray-10)"),
+            rx.moment(note["createdAt"], from_now=True, interval=30_000, font_size="11px", color="var(--gray-11)"),
             spacing="1",
             align="start",
             flex="1",
@@ -101,5 +101,6 @@ def bell() -> rx.Component:
             ),
             width="24rem",
             id="notification-panel",
+            aria_label="Notifications",
         ),
     )
