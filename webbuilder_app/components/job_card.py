@@ -105,7 +105,7 @@ def job_card(job: rx.Var) -> rx.Component:
                          href="/jobs/" + job["id"].to(str), class_name="view-logs"),
                     rx.cond(
                         active,
-                        rx.button(rx.icon("square", size=14), "Cancel", size="1", variant="soft", color_scheme="red",
+                        rx.button(rx.icon("square", size=14), "Cancel", size="1", variant="soft", color_scheme="red", high_contrast=True,
                                   on_click=JobState.cancel(job["id"].to(int)), class_name="cancel-job"),
                     ),
                     rx.cond(

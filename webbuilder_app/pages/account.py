@@ -11,7 +11,7 @@ def session_row(session: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(session["client"].to(str), size="2"), rx.cond(session["current"].to(bool), rx.badge("this browser", color_scheme="green", high_contrast=True))),
         rx.table.cell(session["createdAt"].to(str)),
         rx.table.cell(rx.cond(session["lastUsedAt"], session["lastUsedAt"].to(str), "never")),
-        rx.table.cell(rx.button("Sign out", color_scheme="red", variant="soft", size="1", white_space="nowrap",
+        rx.table.cell(rx.button("Sign out", color_scheme="red", variant="soft", high_contrast=True, size="1", white_space="nowrap",
                                 on_click=AccountState.end_session(session["id"].to(int)))),
         class_name="session-row",
     )

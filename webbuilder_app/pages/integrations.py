@@ -25,7 +25,7 @@ def webhook_row(hook: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.hstack(
                 rx.button(rx.icon("send", size=14), "Send test", variant="soft", size="1", on_click=IntegrationsState.send_test(hook_id), class_name="send-test"),
-                rx.button("Remove", color_scheme="red", variant="soft", size="1", on_click=IntegrationsState.remove_webhook(hook_id)),
+                rx.button("Remove", color_scheme="red", variant="soft", high_contrast=True, size="1", on_click=IntegrationsState.remove_webhook(hook_id)),
                 spacing="2",
             )
         ),

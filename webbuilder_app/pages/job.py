@@ -17,7 +17,7 @@ def actions() -> rx.Component:
     return rx.hstack(
         rx.cond(
             JobFeedState.is_active,
-            rx.button(rx.icon("square", size=16), "Cancel", color_scheme="red", variant="soft",
+            rx.button(rx.icon("square", size=16), "Cancel", color_scheme="red", variant="soft", high_contrast=True,
                       on_click=JobState.cancel(JobState.viewing_id), id="cancel-job"),
         ),
         rx.cond(
@@ -64,7 +64,7 @@ def retry_dialog() -> rx.Component:
 def _error_detail(error: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(error["file"].to(str), ":", error["line"].to(str), variant="ghost"), white_space="nowrap"),
-        rx.table.cell(rx.cond(error["code"], rx.badge(error["code"].to(str), color_scheme="red", variant="soft"))),
+        rx.table.cell(rx.cond(error["code"], rx.badge(error["code"].to(str), color_scheme="red", variant="soft", high_contrast=True))),
         rx.table.cell(error["message"].to(str)),
         class_name="error-detail",
     )

@@ -74,7 +74,7 @@ def dispatch_control() -> rx.Component:
             ),
             rx.spacer(),
             rx.button(rx.cond(OpsState.paused, "Resume dispatching", "Pause dispatching"), on_click=OpsState.toggle_paused,
-                      color_scheme=rx.cond(OpsState.paused, "green", "amber"), variant="soft", id="toggle-dispatch"),
+                      color_scheme=rx.cond(OpsState.paused, "green", "amber"), variant="soft", high_contrast=True, id="toggle-dispatch"),
             align="center",
             width="100%",
             spacing="3",

@@ -23,7 +23,7 @@ def token_row(token: rx.Var) -> rx.Component:
         rx.table.cell(token["name"].to(str)),
         rx.table.cell(token["createdAt"].to(str)),
         rx.table.cell(rx.cond(token["lastUsedAt"], token["lastUsedAt"].to(str), "never")),
-        rx.table.cell(rx.button("Revoke", color_scheme="red", variant="soft", size="1", on_click=TokensState.revoke(token["id"].to(int)))),
+        rx.table.cell(rx.button("Revoke", color_scheme="red", variant="soft", high_contrast=True, size="1", on_click=TokensState.revoke(token["id"].to(int)))),
         class_name="token-row",
     )
 
