@@ -28,6 +28,7 @@ from tests.projects import react_project, zip_folder
 from workers.accounts import users as accounts
 from workers.config import settings
 from workers.jobs import intake
+from workers.jobs.lifecycle import Deployment
 from workers.store.db import session_scope
 from workers.store.models import TERMINAL_STATUSES, BuildJob
 
@@ -80,11 +81,13 @@ def _project(folder: Path, round_number: int, new_lockfile: bool = False) -> Pat
     return folder
 
 
-def _upload(user_id: int, folder: Path) -> tuple[float, BuildJob]:
+def deploy_and_wait(user_id: int, folder: Path, website_id: int | None = None) -> tuple[float, BuildJob]:
+    """Upload `folder` (a new website, or a new deployment of `website_id`) and wait for its job to
+    end; returns the seconds from the upload call to `completed`, and the job. Exits on a failure."""
     archive = zip_folder(folder, folder.with_suffix(".zip"))
     began = time.perf_counter()
     with open(archive, "rb") as stream:
-        job_id = intake.accept(user_id, folder.name, [(archive.name, stream)]).job.id
+        job_id = intake.accept(user_id, folder.name, [(archive.name, stream)], 0, Deployment(website_id)).job.id
     while True:
         with session_scope() as session:
             job = session.get(BuildJob, job_id)
@@ -139,28 +142,28 @@ def run(redis_url: str, log=print) -> BuildFigures:
         with session_scope() as session:
             user = accounts.register(session, "bench", "password123").id
         log("  warming up: a first build fills npm's caches and the dependency cache")
-        _, first = _upload(user, _project(workdir / "warmup", 0))
+        _, first = deploy_and_wait(user, _project(workdir / "warmup", 0))
         _raw(_project(workdir / "raw-warmup", 0, new_lockfile=True), None)
         cached = _cached_modules(first)
         warm_job, warm_raw, cold_job, cold_raw = [], [], [], []
         for n in range(1, ROUNDS + 1):
             warm_raw.append(_raw(_project(workdir / f"raw-warm-{n}", n), cached))
-            warm_job.append(_job_parts(*_upload(user, _project(workdir / f"warm-{n}", n))))
+            warm_job.append(_job_parts(*deploy_and_wait(user, _project(workdir / f"warm-{n}", n))))
             cold_raw.append(_raw(_project(workdir / f"raw-cold-{n}", n, new_lockfile=True), None))
-            cold_job.append(_job_parts(*_upload(user, _project(workdir / f"cold-{n}", n, new_lockfile=True))))
+            cold_job.append(_job_parts(*deploy_and_wait(user, _project(workdir / f"cold-{n}", n, new_lockfile=True))))
             log(f"  round {n}: warm job {warm_job[-1]['total']:.2f} s / raw {warm_raw[-1]['total']:.2f} s, "
                 f"cold job {cold_job[-1]['total']:.2f} s / raw {cold_raw[-1]['total']:.2f} s")
         cold_npm_job, cold_npm_raw = [], []
         for n in range(ROUNDS + 1, ROUNDS + 1 + COLD_NPM_ROUNDS):
             cold_npm_raw.append(_raw(_project(workdir / f"raw-npm-cold-{n}", n, new_lockfile=True), None, workdir / f"npm-cache-{n}"))
             shutil.rmtree(settings().cache_dir / "npm", ignore_errors=True)
-            cold_npm_job.append(_job_parts(*_upload(user, _project(workdir / f"npm-cold-{n}", n, new_lockfile=True))))
+            cold_npm_job.append(_job_parts(*deploy_and_wait(user, _project(workdir / f"npm-cold-{n}", n, new_lockfile=True))))
             log(f"  round {n}: cold job, npm cache cold too, {cold_npm_job[-1]['total']:.2f} s / raw {cold_npm_raw[-1]['total']:.2f} s")
         identical = []
         for n in range(IDENTICAL_ROUNDS):
             again = workdir / f"identical-{n}"
             shutil.copytree(workdir / f"warm-{ROUNDS}", again)
-            identical.append(_upload(user, again)[0])
+            identical.append(deploy_and_wait(user, again)[0])
         log(f"  identical re-uploads: {', '.join(f'{s * 1000:.0f} ms' for s in identical)}")
     return BuildFigures(
         statistics.median(r["total"] for r in warm_job),

@@ -20,18 +20,15 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from tests.projects import static_site, zip_folder
+from tests.projects import static_site
 from workers.accounts import users as accounts
-from workers.jobs import intake
-from workers.jobs.lifecycle import Deployment
 from workers.services import websites
 from workers.store.db import session_scope
-from workers.store.models import TERMINAL_STATUSES, BuildJob
 
+from .builds import deploy_and_wait
 from .environment import ROOT, installation, valkey, worker
 
 ROUNDS = 20
@@ -77,22 +74,6 @@ def _until(check, seconds: float, what: str, pause: float = 0.01):
     return result
 
 
-def _deploy(user_id: int, folder: Path, website_id: int | None = None) -> BuildJob:
-    archive = zip_folder(folder, folder.with_suffix(".zip"))
-    with open(archive, "rb") as stream:
-        job_id = intake.accept(user_id, "Promote bench", [(archive.name, stream)], 0, Deployment(website_id)).job.id
-
-    def ended() -> BuildJob | None:
-        with session_scope() as session:
-            job = session.get(BuildJob, job_id)
-        return job if job.status in TERMINAL_STATUSES else None
-
-    job = _until(ended, 120, f"deployment {job_id}", pause=0.05)
-    if job.status != "completed":
-        raise SystemExit(f"bench deployment {job_id} {job.status}: {job.error}")
-    return job
-
-
 def run(redis_url: str, rounds: int = ROUNDS, log=print) -> PromoteFigures:
     from tests.conftest import free_port
 
@@ -100,8 +81,8 @@ def run(redis_url: str, rounds: int = ROUNDS, log=print) -> PromoteFigures:
         with session_scope() as session:
             user = accounts.register(session, "bench", "password123")
             session.expunge(user)
-        first = _deploy(user.id, static_site(workdir / "v1", "deployment one"))
-        second = _deploy(user.id, static_site(workdir / "v2", "deployment two"), first.website_id)
+        _, first = deploy_and_wait(user.id, static_site(workdir / "v1", "deployment one"))
+        _, second = deploy_and_wait(user.id, static_site(workdir / "v2", "deployment two"), first.website_id)
         texts = {first.id: "deployment one", second.id: "deployment two"}
         site = websites.website(user, first.website_id)
         host = {"Host": site["url"].split("://", 1)[1].rstrip("/")}

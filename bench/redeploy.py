@@ -13,19 +13,16 @@ Rounds alternate raw and job runs; the ratio is the median over rounds of (job Ã
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.projects import react_project, zip_folder
+from tests.projects import react_project
 from workers.accounts import users as accounts
-from workers.jobs import intake
-from workers.jobs.lifecycle import Deployment
 from workers.store.db import session_scope
-from workers.store.models import TERMINAL_STATUSES, BuildJob
+from workers.store.models import BuildJob
 
-from .builds import _cached_modules, _medians, _raw
+from .builds import _cached_modules, _medians, _raw, deploy_and_wait
 from .environment import installation, worker
 
 ROUNDS = 7
@@ -64,35 +61,19 @@ def _job_parts(wall: float, job: BuildJob) -> dict[str, float]:
     return parts
 
 
-def _deploy(user_id: int, folder: Path, website_id: int | None) -> tuple[float, BuildJob]:
-    archive = zip_folder(folder, folder.with_suffix(".zip"))
-    began = time.perf_counter()
-    with open(archive, "rb") as stream:
-        job_id = intake.accept(user_id, "Redeployed", [(archive.name, stream)], deployment=Deployment(website_id=website_id)).job.id
-    while True:
-        with session_scope() as session:
-            job = session.get(BuildJob, job_id)
-        if job.status in TERMINAL_STATUSES:
-            elapsed = time.perf_counter() - began
-            if job.status != "completed":
-                raise SystemExit(f"bench job {job_id} {job.status}: {job.error}")
-            return elapsed, job
-        time.sleep(0.01)
-
-
 def run(redis_url: str, log=print) -> RedeployFigures:
     with installation(redis_url, WEBBUILDER_MAX_CONCURRENT_BUILDS="1") as workdir, worker():
         with session_scope() as session:
             user = accounts.register(session, "bench", "password123").id
         log("  warming up: a first deployment fills npm's caches, the dependency cache and the website's build caches")
-        _, first = _deploy(user, _version(workdir / "warmup", 0), None)
+        _, first = deploy_and_wait(user, _version(workdir / "warmup", 0), None)
         website = first.website_id
         cached = _cached_modules(first)
         _raw(_version(workdir / "raw-warmup", 0), cached)
         jobs, raws = [], []
         for n in range(1, ROUNDS + 1):
             raws.append(_raw(_version(workdir / f"raw-{n}", n), cached))
-            wall, job = _deploy(user, _version(workdir / f"v{n}", n), website)
+            wall, job = deploy_and_wait(user, _version(workdir / f"v{n}", n), website)
             jobs.append(_job_parts(wall, job))
             log(f"  round {n}: redeploy {wall:.2f} s (typecheck {job.steps['typecheck']['seconds']:.2f} s, build "
                 f"{job.steps['build']['seconds']:.2f} s, together {jobs[-1]['job typecheck + build, wall']:.2f} s) / raw {raws[-1]['total']:.2f} s")
